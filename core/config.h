@@ -1,0 +1,48 @@
+/* The server's configuration: command-line flags and an INI file (--config FILE) with the
+ * same keys as the flags, flags winning. Every value is validated against core/limits.h;
+ * a bad one gives one clear sentence naming the flag (or file:line) and the rule broken.
+ * Parsed once by the main thread before the shards start, then read-only. */
+#ifndef RKV_CORE_CONFIG_H
+#define RKV_CORE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/limits.h"
+#include "core/log.h"
+
+#define RKV_HOST_BYTES_MAX 64u
+#define RKV_PATH_BYTES_MAX 1024u
+
+struct rkv_addr {
+    char host[RKV_HOST_BYTES_MAX]; /* an IPv4 or IPv6 literal, or "localhost" */
+    uint16_t port;                  /* 1..65535 */
+};
+
+struct rkv_config {
+    char node_id[RKV_NODE_ID_BYTES_MAX + 1]; /* --node-id, default "node1" */
+    char data_dir[RKV_PATH_BYTES_MAX];       /* --data, default "./data" */
+    struct rkv_addr listen;                  /* --listen, default 127.0.0.1:7379 */
+    uint32_t shards;                         /* --shards, default: online CPUs (1..RKV_SHARDS_MAX) */
+    uint32_t vnodes;                         /* --vnodes, default RKV_VNODES_DEFAULT */
+    uint32_t conns_per_shard;                /* --max-conns, per shard */
+    uint32_t idle_timeout_s;                 /* --idle-timeout, seconds, 1..RKV_IDLE_TIMEOUT_S_MAX */
+    uint64_t cache_bytes;                    /* --cache-size, WiredTiger cache, bytes (K/M/G suffixes) */
+    bool pin_threads;                        /* --no-pin turns CPU pinning off */
+    enum rkv_log_level log_level;            /* --log-level debug|info|warn|error */
+};
+
+enum config_rc { CONFIG_OK, CONFIG_HELP, CONFIG_ERROR };
+
+/* Fills cfg_out with the defaults, then the INI file named by --config (if any), then the
+ * flags. CONFIG_ERROR: err_out holds one sentence for stderr (the caller exits 2).
+ * CONFIG_HELP: --help was given (the caller prints config_usage() and exits 0). */
+enum config_rc config_parse(int argc, char **argv, struct rkv_config *cfg_out, char *err_out,
+                            size_t err_cap);
+/* The --help text of the server. */
+const char *config_usage(void);
+/* Parses "HOST:PORT" or "[V6]:PORT"; false when malformed. */
+bool config_parse_addr(const char *s, struct rkv_addr *addr_out);
+
+#endif

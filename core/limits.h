@@ -1,0 +1,80 @@
+/* Every limit of ringkv in one place, with its unit in its name and the reason for its
+ * value. Relations between limits are checked at compile time; every limit is tested at
+ * its boundary (tests/unit). Runtime-tunable values have their default here and their
+ * bounds beside it; core/config.c validates them against these bounds. */
+#ifndef RKV_CORE_LIMITS_H
+#define RKV_CORE_LIMITS_H
+
+#include <stdint.h>
+
+/* The contract (DESIGN §1): keys are 1..256 bytes of any value, values 0..1 MiB. */
+#define RKV_KEY_BYTES_MAX 256u
+#define RKV_VALUE_BYTES_MAX (1u << 20)
+/* TTL 0 means "never expires"; at most ten years of 365 days. */
+#define RKV_TTL_S_MAX (10u * 365u * 86400u)
+
+/* Binary protocol headers (net/proto_bin.h has the field tables). */
+#define RKV_REQ_HDR_BYTES 32u
+#define RKV_RESP_HDR_BYTES 40u
+/* Room past the largest legal request so that a value or key one byte over its limit still
+ * arrives as a trustworthy frame and is answered with its own status, not a closed socket. */
+#define RKV_FRAME_SLACK_BYTES 4096u
+#define RKV_FRAME_BYTES_MAX (RKV_REQ_HDR_BYTES + RKV_KEY_BYTES_MAX + RKV_VALUE_BYTES_MAX + RKV_FRAME_SLACK_BYTES)
+/* An error response carries a one-sentence message as its value. */
+#define RKV_ERR_MSG_BYTES_MAX 200u
+
+/* Node identity and the ring. */
+#define RKV_NODE_ID_BYTES_MAX 64u   /* printable, [A-Za-z0-9._-] */
+#define RKV_VNODES_DEFAULT 150u     /* per node: max/mean load under 1.1 (DESIGN §2) */
+#define RKV_VNODES_MAX 1024u
+
+/* Shards: one per core. The SPSC matrix has SHARDS_MAX^2 rings, so keep this modest. */
+#define RKV_SHARDS_MAX 64u
+
+/* Connections, per shard. The pool of connection structs is sized from this at start-up. */
+#define RKV_CONNS_PER_SHARD_DEFAULT 1024u
+#define RKV_CONNS_PER_SHARD_MAX 65536u
+/* Requests in flight on one connection: when reached, the shard stops reading that socket
+ * until half of them have been answered. Bounds the memory one client can pin. */
+#define RKV_CONN_INFLIGHT_MAX 128u
+/* Frames handled per connection per loop turn before the shard moves on (fairness). */
+#define RKV_CONN_REQS_PER_TURN_MAX 64u
+/* A connection that sends nothing for this long is closed. */
+#define RKV_IDLE_TIMEOUT_S_DEFAULT 300u
+#define RKV_IDLE_TIMEOUT_S_MAX 86400u
+/* Bytes queued for sending on one connection beyond which the shard stops reading it. */
+#define RKV_CONN_OUT_BYTES_HIGH (4u * RKV_VALUE_BYTES_MAX)
+/* Output segments one sendmsg may carry (well under IOV_MAX = 1024). */
+#define RKV_CONN_IOV_MAX 256u
+
+/* Provided receive buffers, per shard: 512 x 16 KiB = 8 MiB of receive memory per shard. */
+#define RKV_RECV_BUF_BYTES (16u * 1024u)
+#define RKV_RECV_BUF_COUNT 512u
+/* A connection's assembly buffer starts at this size and grows to fit one frame. */
+#define RKV_CONN_IN_BYTES_INITIAL (32u * 1024u)
+/* Responses whose value is at least this large travel as their own iovec, not a copy. */
+#define RKV_RESP_INLINE_VALUE_BYTES_MAX (8u * 1024u)
+
+/* io_uring sizing: CQ ring several times the SQ ring (practice 6). */
+#define RKV_SQ_ENTRIES 1024u
+#define RKV_CQ_ENTRIES (8u * RKV_SQ_ENTRIES)
+
+/* Cross-shard messages: entries per (from, to) ring; a power of two for ck_ring. */
+#define RKV_XMSG_RING_ENTRIES 4096u
+/* Messages taken from one inbox per loop turn. */
+#define RKV_XMSG_DRAIN_MAX 1024u
+
+/* Storage: WiredTiger's LSM needs a cache of at least 194 MB (MEASURED.md). */
+#define RKV_WT_CACHE_BYTES_MIN (200ull << 20)
+#define RKV_WT_CACHE_BYTES_DEFAULT (512ull << 20)
+
+_Static_assert(RKV_FRAME_BYTES_MAX < UINT32_MAX, "frame length field is 32-bit");
+_Static_assert(RKV_KEY_BYTES_MAX <= UINT16_MAX, "key length field is 16-bit");
+_Static_assert(RKV_ERR_MSG_BYTES_MAX < RKV_RESP_INLINE_VALUE_BYTES_MAX, "error messages are inline");
+_Static_assert((RKV_XMSG_RING_ENTRIES & (RKV_XMSG_RING_ENTRIES - 1)) == 0, "ck_ring needs a power of two");
+_Static_assert(RKV_RECV_BUF_COUNT <= 32768u && (RKV_RECV_BUF_COUNT & (RKV_RECV_BUF_COUNT - 1)) == 0,
+               "a provided-buffer ring holds a power of two up to 32768 entries");
+_Static_assert(RKV_CQ_ENTRIES >= 4u * RKV_SQ_ENTRIES, "CQ ring several times the SQ ring");
+_Static_assert(RKV_FRAME_SLACK_BYTES > 1u + 16u, "a value one byte over the limit still frames");
+
+#endif

@@ -1,0 +1,52 @@
+/* Local replica operations with ringkv's semantics on top of the engine: versions, the
+ * conditional put, TTL expiry and tombstones. Owned by one shard: every call takes that
+ * shard's engine_shard and HLC. Writes are not durable until engine_log_flush(). */
+#ifndef RKV_STORAGE_KV_H
+#define RKV_STORAGE_KV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+#include "core/hlc.h"
+#include "storage/engine.h"
+
+struct kv_put_args {
+    uint64_t token;
+    const uint8_t *key;
+    size_t key_bytes;
+    const uint8_t *value;
+    uint32_t value_bytes;
+    uint32_t ttl_s;        /* 0: never expires */
+    bool conditional;      /* apply only when the current version is if_version */
+    uint64_t if_version;   /* 0: only when the key is absent (missing, deleted or expired) */
+    uint32_t origin;       /* this node's origin hash */
+};
+
+struct kv_result {
+    uint64_t version;      /* the version written; for VERSION_MISMATCH the current one */
+    uint64_t timestamp;    /* the HLC timestamp written */
+};
+
+/* Stamps and writes a value. The new version is one more than the stored record's version
+ * (tombstones and expired records included, so versions never go back); the timestamp is
+ * the clock's next tick after observing the stored record's timestamp, so a later write of
+ * a key always carries a larger timestamp. RKV_VERSION_MISMATCH when conditional and the
+ * current version (0 when absent, deleted or expired) is not if_version; then nothing is
+ * written and out->version is the current version. */
+enum rkv_err kv_put(struct engine_shard *s, struct hlc *clock, uint64_t now_ms,
+                    const struct kv_put_args *args, struct kv_result *result_out);
+
+/* Reads a live value: RKV_NOT_FOUND for a missing key, a tombstone or an expired record.
+ * The view is valid until the next call on s. */
+enum rkv_err kv_get(struct engine_shard *s, uint64_t now_ms, uint64_t token, const uint8_t *key,
+                    size_t key_bytes, struct record_view *view_out);
+
+/* Writes a tombstone (always, even over a missing key, so that replicas learn of the
+ * delete). result_out gets the tombstone's version and timestamp. */
+enum rkv_err kv_delete(struct engine_shard *s, struct hlc *clock, uint64_t now_ms, uint64_t token,
+                       const uint8_t *key, size_t key_bytes, uint32_t origin,
+                       struct kv_result *result_out);
+
+#endif
