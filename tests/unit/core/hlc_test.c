@@ -1,0 +1,167 @@
+/* Tests of core/hlc: ticks are strictly increasing whatever the wall clock does, the
+ * logical counter carries into the physical part, observed timestamps are exceeded, and
+ * the packing of (physical ms, logical) into 64 bits round-trips at its limits. */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdint.h>
+
+#include "core/hlc.h"
+
+#define PHYS_MS_MAX ((UINT64_C(1) << 48) - 1u)
+
+Test(hlc, init_starts_below_every_timestamp)
+{
+    struct hlc c;
+    hlc_init(&c);
+    cr_assert_eq(c.last, 0u);
+    cr_assert_eq(hlc_tick(&c, 1), hlc_make(1, 0));
+}
+
+Test(hlc, tick_with_advancing_wall_clock_takes_wall_time_and_logical_zero)
+{
+    struct hlc c;
+    hlc_init(&c);
+    cr_assert_eq(hlc_tick(&c, 1000), hlc_make(1000, 0));
+    cr_assert_eq(hlc_tick(&c, 1001), hlc_make(1001, 0));
+    cr_assert_eq(hlc_tick(&c, 5000), hlc_make(5000, 0));
+}
+
+Test(hlc, tick_with_stalled_wall_clock_counts_up_the_logical_part)
+{
+    struct hlc c;
+    hlc_init(&c);
+    cr_assert_eq(hlc_tick(&c, 1000), hlc_make(1000, 0));
+    cr_assert_eq(hlc_tick(&c, 1000), hlc_make(1000, 1));
+    cr_assert_eq(hlc_tick(&c, 1000), hlc_make(1000, 2));
+}
+
+Test(hlc, tick_with_wall_clock_going_back_still_increases)
+{
+    struct hlc c;
+    hlc_init(&c);
+    uint64_t a = hlc_tick(&c, 1000);
+    uint64_t b = hlc_tick(&c, 10);
+    uint64_t d = hlc_tick(&c, 0);
+    cr_assert_gt(b, a);
+    cr_assert_gt(d, b);
+    cr_assert_eq(hlc_phys_ms(d), 1000u);
+    cr_assert_eq(hlc_logical(d), 2u);
+}
+
+Test(hlc, thousands_of_ticks_on_a_jumping_clock_are_strictly_increasing)
+{
+    struct hlc c;
+    hlc_init(&c);
+    uint64_t prev = 0;
+    uint64_t now_ms = 1000;
+    for (uint32_t i = 0; i < 200000; i++) {
+        /* Forward by 0..2 ms, and back by 50 ms every 1000 ticks. */
+        now_ms += i % 3;
+        if (i % 1000 == 999)
+            now_ms -= 50;
+        uint64_t ts = hlc_tick(&c, now_ms);
+        cr_assert_gt(ts, prev, "tick %u: %llu after %llu", i, (unsigned long long)ts,
+                     (unsigned long long)prev);
+        prev = ts;
+    }
+}
+
+Test(hlc, logical_at_max_minus_one_steps_to_max_without_carry)
+{
+    struct hlc c = { .last = hlc_make(1000, HLC_LOGICAL_MAX - 1u) };
+    uint64_t ts = hlc_tick(&c, 1000);
+    cr_assert_eq(hlc_phys_ms(ts), 1000u);
+    cr_assert_eq(hlc_logical(ts), HLC_LOGICAL_MAX);
+}
+
+Test(hlc, logical_overflow_carries_into_the_physical_part)
+{
+    struct hlc c = { .last = hlc_make(1000, HLC_LOGICAL_MAX) };
+    uint64_t ts = hlc_tick(&c, 1000);
+    cr_assert_eq(ts, hlc_make(1001, 0));
+    cr_assert_gt(ts, hlc_make(1000, HLC_LOGICAL_MAX));
+    /* The wall clock reaching the carried millisecond does not go back below it. */
+    cr_assert_eq(hlc_tick(&c, 1001), hlc_make(1001, 1));
+    cr_assert_eq(hlc_tick(&c, 1002), hlc_make(1002, 0));
+}
+
+Test(hlc, observe_of_a_future_timestamp_makes_the_next_tick_exceed_it)
+{
+    struct hlc c;
+    hlc_init(&c);
+    (void)hlc_tick(&c, 1000);
+    uint64_t seen = hlc_make(9000, 7);
+    hlc_observe(&c, seen);
+    uint64_t ts = hlc_tick(&c, 1000);
+    cr_assert_gt(ts, seen);
+    cr_assert_eq(ts, hlc_make(9000, 8));
+}
+
+Test(hlc, observe_of_a_future_timestamp_at_logical_max_carries_on_the_next_tick)
+{
+    struct hlc c;
+    hlc_init(&c);
+    hlc_observe(&c, hlc_make(9000, HLC_LOGICAL_MAX));
+    cr_assert_eq(hlc_tick(&c, 1000), hlc_make(9001, 0));
+}
+
+Test(hlc, observe_of_a_past_timestamp_changes_nothing)
+{
+    struct hlc c;
+    hlc_init(&c);
+    uint64_t a = hlc_tick(&c, 5000);
+    hlc_observe(&c, hlc_make(100, 3));
+    cr_assert_eq(c.last, a);
+    cr_assert_eq(hlc_tick(&c, 5000), hlc_make(5000, 1));
+}
+
+Test(hlc, wall_clock_passing_an_observed_timestamp_wins_again)
+{
+    struct hlc c;
+    hlc_init(&c);
+    hlc_observe(&c, hlc_make(2000, 40));
+    cr_assert_eq(hlc_tick(&c, 2001), hlc_make(2001, 0));
+}
+
+Test(hlc, make_and_unpack_round_trip_at_the_limits)
+{
+    const uint64_t phys[] = { 0, 1, 1700000000000ull, PHYS_MS_MAX };
+    const uint32_t logical[] = { 0, 1, HLC_LOGICAL_MAX - 1u, HLC_LOGICAL_MAX };
+    for (size_t i = 0; i < sizeof phys / sizeof phys[0]; i++) {
+        for (size_t j = 0; j < sizeof logical / sizeof logical[0]; j++) {
+            uint64_t ts = hlc_make(phys[i], logical[j]);
+            cr_assert_eq(hlc_phys_ms(ts), phys[i]);
+            cr_assert_eq(hlc_logical(ts), logical[j]);
+        }
+    }
+    cr_assert_eq(hlc_make(PHYS_MS_MAX, HLC_LOGICAL_MAX), UINT64_MAX);
+    cr_assert_eq(HLC_LOGICAL_MAX, 65535u);
+}
+
+Test(hlc, packed_order_is_physical_first_then_logical)
+{
+    cr_assert_lt(hlc_make(1000, HLC_LOGICAL_MAX), hlc_make(1001, 0));
+    cr_assert_lt(hlc_make(1000, 1), hlc_make(1000, 2));
+}
+
+Test(hlc, tick_at_the_largest_wall_clock_is_accepted)
+{
+    struct hlc c;
+    hlc_init(&c);
+    cr_assert_eq(hlc_tick(&c, PHYS_MS_MAX), hlc_make(PHYS_MS_MAX, 0));
+}
+
+Test(hlc, tick_past_the_48_bit_wall_clock_aborts, .signal = SIGABRT)
+{
+    struct hlc c;
+    hlc_init(&c);
+    (void)hlc_tick(&c, PHYS_MS_MAX + 1u);
+}
+
+Test(hlc, tick_after_the_largest_timestamp_aborts, .signal = SIGABRT)
+{
+    struct hlc c;
+    hlc_init(&c);
+    hlc_observe(&c, UINT64_MAX);
+    (void)hlc_tick(&c, 1000);
+}
