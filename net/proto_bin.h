@@ -73,6 +73,11 @@ struct bin_req {
     uint64_t if_version;
     const uint8_t *key;
     const uint8_t *value;
+    /* Set by bin_req_decode(): the length field as received. A frame whose length field
+     * disagrees with 28 + key_bytes + value_bytes is still framed (and answered with
+     * RKV_BAD_FRAME by bin_req_validate()); key and value are then NULL. 0 in a request built
+     * for bin_req_encode(), which computes the length itself; validate skips the check. */
+    uint32_t frame_bytes;
 };
 
 struct bin_resp {
