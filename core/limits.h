@@ -37,6 +37,9 @@
 /* Requests in flight on one connection: when reached, the shard stops reading that socket
  * until half of them have been answered. Bounds the memory one client can pin. */
 #define RKV_CONN_INFLIGHT_MAX 128u
+/* Requests in flight per shard (its pool of request structs): past it, connections of the
+ * shard stop reading until some are answered. */
+#define RKV_SHARD_REQS_MAX 16384u
 /* Frames handled per connection per loop turn before the shard moves on (fairness). */
 #define RKV_CONN_REQS_PER_TURN_MAX 64u
 /* A connection that sends nothing for this long is closed. */

@@ -1,0 +1,419 @@
+/* The node: request routing between shards, execution against storage, group commit; see
+ * node.h. Ownership of a request struct: it is taken from the pool of the shard whose
+ * connection received it (its home); it travels to the owning shard and back by pointer, and
+ * only the home returns it to the pool. While the owner holds it, only the owner touches it. */
+#include "replication/node.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/assert.h"
+#include "core/hlc.h"
+#include "core/limits.h"
+#include "core/log.h"
+#include "core/pool.h"
+#include "core/shard.h"
+#include "net/server.h"
+#include "ring/token.h"
+#include "storage/engine.h"
+#include "storage/kv.h"
+
+/* Owner: the home shard's pool; held by the owning shard while it executes it. */
+struct node_req {
+    struct node_req *next;        /* done list / parked list of whoever holds it */
+    struct conn *conn;            /* home's connection; only the home touches it */
+    uint32_t home;
+    uint32_t request_id;
+    uint8_t opcode;
+    uint8_t consistency;
+    uint16_t flags;
+    uint32_t ttl_s;
+    uint64_t if_version;
+    uint64_t token;
+    const uint8_t *value;         /* the PUT value: borrowed (local) or value_heap (remote) */
+    uint8_t *value_heap;          /* owned by the home, freed when the answer is sent */
+    uint32_t value_bytes;
+    enum rkv_err err;             /* results, written by the owner */
+    uint64_t version;
+    uint64_t timestamp;
+    uint8_t *out_value;           /* GET: malloc'd by the owner, handed to the connection */
+    uint32_t out_value_bytes;
+    bool is_write;
+    uint16_t key_bytes;
+    uint8_t key[RKV_KEY_BYTES_MAX];
+};
+
+/* Owner: its shard. */
+struct node_shard {
+    struct node *node;
+    struct shard *sh;
+    struct engine_shard *es;
+    struct net_shard *net;
+    struct hlc clock;
+    struct pool req_pool;
+    bool pool_ok;
+    struct node_req *done_head, *done_tail;   /* executed here, answers wait for the flush */
+    bool wrote;                                /* a write was applied since the last flush */
+    struct node_req *parked_head[RKV_SHARDS_MAX], *parked_tail[RKV_SHARDS_MAX];
+    uint32_t parked_count;
+    uint64_t flushes, flush_fail, executed, remote_sent;
+};
+
+struct node {
+    struct rkv_config cfg;
+    struct engine *engine;
+    struct vnode_ring *ring;                   /* read-only after start */
+    uint32_t origin;
+    struct shard_set *set;
+    struct node_shard *shards;
+};
+
+static void list_push(struct node_req **head, struct node_req **tail, struct node_req *r)
+{
+    r->next = NULL;
+    if (*tail) (*tail)->next = r; else *head = r;
+    *tail = r;
+}
+
+static struct node_req *list_pop(struct node_req **head, struct node_req **tail)
+{
+    struct node_req *r = *head;
+    if (r) {
+        *head = r->next;
+        if (*head == NULL)
+            *tail = NULL;
+        r->next = NULL;
+    }
+    return r;
+}
+
+/* Hands r to shard `to`, or parks it in FIFO order when that ring is full. */
+static void send_or_park(struct node_shard *ns, uint32_t to, struct node_req *r)
+{
+    if (ns->parked_head[to] == NULL && shard_send(ns->sh, to, r))
+        return;
+    list_push(&ns->parked_head[to], &ns->parked_tail[to], r);
+    ns->parked_count++;
+    ns->sh->has_parked = true;
+}
+
+static void parked_retry(struct node_shard *ns)
+{
+    if (ns->parked_count == 0)
+        return;
+    uint32_t count = shard_set_count(ns->sh->set);
+    for (uint32_t to = 0; to < count; to++) {
+        while (ns->parked_head[to] != NULL && shard_send(ns->sh, to, ns->parked_head[to])) {
+            list_pop(&ns->parked_head[to], &ns->parked_tail[to]);
+            ns->parked_count--;
+        }
+    }
+    ns->sh->has_parked = ns->parked_count > 0;
+}
+
+/* Runs r against this shard's storage; the answer waits in the done list for the flush. */
+static void node_execute(struct node_shard *ns, struct node_req *r)
+{
+    uint64_t now_ms = rkv_wall_ms();
+    struct kv_result res = { 0, 0 };
+    switch (r->opcode) {
+    case BIN_OP_GET: {
+        struct record_view view;
+        r->err = kv_get(ns->es, now_ms, r->token, r->key, r->key_bytes, &view);
+        if (r->err == RKV_OK) {
+            r->version = view.hdr.version;
+            r->timestamp = view.hdr.timestamp;
+            r->out_value_bytes = view.value_bytes;
+            if (view.value_bytes > 0) {
+                /* The view lives only until the next storage call: copy it once, and the
+                 * connection sends this very buffer. */
+                r->out_value = malloc(view.value_bytes);
+                if (r->out_value == NULL) {
+                    r->err = RKV_BUSY;
+                    r->out_value_bytes = 0;
+                } else {
+                    memcpy(r->out_value, view.value, view.value_bytes);
+                }
+            }
+        }
+        break;
+    }
+    case BIN_OP_PUT: {
+        struct kv_put_args a = {
+            .token = r->token, .key = r->key, .key_bytes = r->key_bytes,
+            .value = r->value, .value_bytes = r->value_bytes, .ttl_s = r->ttl_s,
+            .conditional = (r->flags & BIN_REQ_F_IF_VERSION) != 0, .if_version = r->if_version,
+            .origin = ns->node->origin,
+        };
+        r->is_write = true;
+        r->err = kv_put(ns->es, &ns->clock, now_ms, &a, &res);
+        r->version = res.version;
+        r->timestamp = res.timestamp;
+        break;
+    }
+    case BIN_OP_DELETE:
+        r->is_write = true;
+        r->err = kv_delete(ns->es, &ns->clock, now_ms, r->token, r->key, r->key_bytes, ns->node->origin, &res);
+        r->version = res.version;
+        r->timestamp = res.timestamp;
+        break;
+    default:
+        RKV_ASSERT(!"opcode validated before routing");
+    }
+    if (r->is_write && r->err == RKV_OK)
+        ns->wrote = true;
+    /* The value was used by the storage call; the remote copy is freed at home. */
+    r->value = NULL;
+    ns->executed++;
+    list_push(&ns->done_head, &ns->done_tail, r);
+}
+
+/* At home: answers the client and returns r to the pool. */
+static void node_finish(struct node_shard *ns, struct node_req *r)
+{
+    RKV_ASSERT(r->home == ns->sh->idx);
+    struct bin_resp resp = {
+        .request_id = r->request_id,
+        .opcode = r->opcode,
+        .status = rkv_err_wire(r->err),
+        .acked = r->err == RKV_OK ? 1 : 0,
+        .needed = 1,
+        .version = r->version,
+        .timestamp = r->timestamp,
+    };
+    uint8_t *heap = NULL;
+    if (r->err == RKV_OK && r->opcode == BIN_OP_GET) {
+        resp.value = r->out_value;
+        resp.value_bytes = r->out_value_bytes;
+        heap = r->out_value;
+    } else {
+        const char *msg = rkv_err_message(r->err);
+        resp.value = (const uint8_t *)msg;
+        resp.value_bytes = r->err == RKV_OK ? 0 : (uint32_t)strlen(msg);
+        free(r->out_value);
+    }
+    free(r->value_heap);
+    conn_reply(r->conn, &resp, heap);
+    pool_put(&ns->req_pool, r);
+}
+
+static enum rkv_err node_on_request(void *ctx, struct conn *c, const struct bin_req *req)
+{
+    struct node_shard *ns = ctx;
+    struct node_req *r = pool_get(&ns->req_pool);
+    if (r == NULL)
+        return RKV_BUSY;
+    r->conn = c;
+    r->home = ns->sh->idx;
+    r->request_id = req->request_id;
+    r->opcode = req->opcode;
+    r->consistency = req->consistency;
+    r->flags = req->flags;
+    r->ttl_s = req->ttl_s;
+    r->if_version = req->if_version;
+    r->key_bytes = req->key_bytes;
+    memcpy(r->key, req->key, req->key_bytes);
+    r->token = token_of_key(req->key, req->key_bytes);
+    uint32_t owner = vnode_shard(vnode_ring_lookup(ns->node->ring, r->token), shard_set_count(ns->sh->set));
+    r->value_bytes = req->value_bytes;
+    if (owner == r->home) {
+        r->value = req->value; /* borrowed: node_execute() uses it before returning */
+        node_execute(ns, r);
+        return RKV_OK;
+    }
+    if (req->value_bytes > 0) {
+        /* The frame's bytes belong to the connection's buffer, which moves on: a
+         * cross-shard PUT carries its own copy of the value. */
+        r->value_heap = malloc(req->value_bytes);
+        if (r->value_heap == NULL) {
+            pool_put(&ns->req_pool, r);
+            return RKV_BUSY;
+        }
+        memcpy(r->value_heap, req->value, req->value_bytes);
+        r->value = r->value_heap;
+    }
+    ns->remote_sent++;
+    send_or_park(ns, owner, r);
+    return RKV_OK;
+}
+
+/* ---- shard hooks ---- */
+
+static enum rkv_err hook_start(struct shard *sh)
+{
+    struct node *n = shard_set_ctx(sh->set);
+    struct node_shard *ns = &n->shards[sh->idx];
+    ns->node = n;
+    ns->sh = sh;
+    sh->app = ns;
+    hlc_init(&ns->clock);
+    if (!pool_init(&ns->req_pool, "req", sizeof(struct node_req), RKV_SHARD_REQS_MAX))
+        return RKV_BUSY;
+    ns->pool_ok = true;
+    enum rkv_err err = engine_shard_open(n->engine, sh->idx, &ns->es);
+    if (err != RKV_OK)
+        return err;
+    struct net_config nc = { .listen = n->cfg.listen, .conns_max = n->cfg.conns_per_shard, .idle_timeout_s = n->cfg.idle_timeout_s };
+    struct net_handler h = { .on_request = node_on_request, .ctx = ns };
+    return net_shard_start(sh, &nc, &h, &ns->net);
+}
+
+static void hook_on_msg(struct shard *sh, uint32_t from, void *msg)
+{
+    (void)from;
+    struct node_shard *ns = sh->app;
+    struct node_req *r = msg;
+    if (r->home == sh->idx)
+        node_finish(ns, r);       /* an answer came back */
+    else
+        node_execute(ns, r);      /* a request for a key this shard owns */
+}
+
+static void hook_before_sleep(struct shard *sh)
+{
+    struct node_shard *ns = sh->app;
+    parked_retry(ns);
+    if (ns->done_head != NULL) {
+        if (ns->wrote) {
+            /* One log flush covers every write of this turn, and it comes before any answer
+             * of the turn is released (DESIGN §2: group commit). */
+            enum rkv_err err = engine_log_flush(ns->es);
+            ns->flushes++;
+            ns->wrote = false;
+            if (err != RKV_OK) {
+                ns->flush_fail++;
+                for (struct node_req *r = ns->done_head; r != NULL; r = r->next) {
+                    if (r->is_write && r->err == RKV_OK)
+                        r->err = err;
+                }
+            }
+        }
+        struct node_req *r;
+        while ((r = list_pop(&ns->done_head, &ns->done_tail)) != NULL) {
+            if (r->home == sh->idx)
+                node_finish(ns, r);
+            else
+                send_or_park(ns, r->home, r);
+        }
+    }
+    net_shard_before_sleep(ns->net);
+}
+
+static void hook_on_tick(struct shard *sh, uint64_t now_ms)
+{
+    struct node_shard *ns = sh->app;
+    net_shard_tick(ns->net, now_ms);
+}
+
+static void hook_stop_accepting(struct shard *sh)
+{
+    struct node_shard *ns = sh->app;
+    net_shard_stop_accepting(ns->net);
+}
+
+static bool hook_drained(struct shard *sh)
+{
+    struct node_shard *ns = sh->app;
+    return net_shard_drained(ns->net) && ns->done_head == NULL && ns->parked_count == 0;
+}
+
+static void hook_close_all(struct shard *sh)
+{
+    struct node_shard *ns = sh->app;
+    net_shard_close_all(ns->net);
+}
+
+static bool hook_closed(struct shard *sh)
+{
+    struct node_shard *ns = sh->app;
+    return net_shard_closed(ns->net);
+}
+
+static void hook_finish(struct shard *sh)
+{
+    struct node_shard *ns = sh->app;
+    if (ns == NULL)
+        return;
+    if (ns->net) {
+        struct net_stats st;
+        net_shard_stats(ns->net, &st);
+        rkv_log(RKV_LOG_INFO, "stopped: %llu connections, %llu requests, %llu executed here, %llu sent to other shards, %llu log flushes",
+                (unsigned long long)st.accepted, (unsigned long long)st.requests, (unsigned long long)ns->executed,
+                (unsigned long long)ns->remote_sent, (unsigned long long)ns->flushes);
+        net_shard_free(ns->net);
+        ns->net = NULL;
+    }
+    if (ns->es) {
+        engine_shard_close(ns->es);
+        ns->es = NULL;
+    }
+    if (ns->pool_ok) {
+        pool_destroy(&ns->req_pool);
+        ns->pool_ok = false;
+    }
+}
+
+static const struct shard_hooks node_hooks = {
+    .start = hook_start,
+    .on_msg = hook_on_msg,
+    .before_sleep = hook_before_sleep,
+    .on_tick = hook_on_tick,
+    .stop_accepting = hook_stop_accepting,
+    .drained = hook_drained,
+    .close_all = hook_close_all,
+    .closed = hook_closed,
+    .finish = hook_finish,
+};
+
+static void node_free(struct node *n)
+{
+    if (n->set)
+        shard_set_destroy(n->set);
+    if (n->engine)
+        engine_close(n->engine);
+    if (n->ring)
+        vnode_ring_free(n->ring);
+    free(n->shards);
+    free(n);
+}
+
+enum rkv_err node_start(const struct rkv_config *cfg, struct node **node_out)
+{
+    *node_out = NULL;
+    struct node *n = calloc(1, sizeof *n);
+    if (n == NULL)
+        return RKV_BUSY;
+    n->cfg = *cfg;
+    n->shards = calloc(cfg->shards, sizeof *n->shards);
+    if (n->shards == NULL) {
+        node_free(n);
+        return RKV_BUSY;
+    }
+    struct engine_config ec = { .dir = cfg->data_dir, .node_id = cfg->node_id, .shard_count = cfg->shards, .cache_bytes = cfg->cache_bytes };
+    enum rkv_err err = engine_open(&ec, &n->engine);
+    if (err == RKV_OK)
+        err = vnode_ring_build(cfg->node_id, cfg->vnodes, &n->ring);
+    if (err == RKV_OK) {
+        n->origin = token_origin_of_node(cfg->node_id);
+        err = shard_set_create(cfg->shards, &node_hooks, n, cfg->pin_threads, &n->set);
+    }
+    if (err == RKV_OK)
+        err = shard_set_start(n->set);
+    if (err != RKV_OK) {
+        node_free(n);
+        return err;
+    }
+    *node_out = n;
+    return RKV_OK;
+}
+
+void node_request_stop(struct node *n)
+{
+    shard_set_request_stop(n->set);
+}
+
+void node_join_and_free(struct node *n)
+{
+    shard_set_join(n->set);
+    node_free(n);
+}
