@@ -48,4 +48,20 @@ enum rkv_err engine_write(struct engine_shard *s, uint64_t token, const uint8_t 
 /* Flushes and fsyncs the log (group commit: one call covers every write before it). */
 enum rkv_err engine_log_flush(struct engine_shard *s);
 
+/* ---- Test support: never called on the data path ----
+ * Tests may not include <wiredtiger.h> (tests/arch), so what they need to see of or plant in
+ * a shard's table goes through these two. Both run on the shard's thread and end the view of
+ * the previous engine_read(). */
+
+/* Stores `bytes` verbatim as the stored value of (token, key), bypassing record_hdr_encode()
+ * and its invariants, so that a test can plant a corrupt record. Not durable until the next
+ * engine_log_flush(). */
+enum rkv_err engine_test_write_raw(struct engine_shard *s, uint64_t token, const uint8_t *key,
+                                   size_t key_bytes, const uint8_t *bytes, size_t bytes_len);
+
+/* Calls visit once per stored key of s's table, in the table's order (a full scan: for
+ * small test tables only). stored_key is valid during the call only. */
+typedef void engine_test_key_fn(void *arg, const uint8_t *stored_key, size_t stored_key_bytes);
+enum rkv_err engine_test_scan_keys(struct engine_shard *s, void *arg, engine_test_key_fn *visit);
+
 #endif

@@ -1,7 +1,6 @@
 /* Tests of the WiredTiger engine (storage/engine.h), each in a fresh directory under /tmp
- * that the suite's fini removes. Two tests open the directory with WiredTiger directly,
- * after engine_close(), to look at what the engine stored: the key order and a corrupt
- * record that only raw access can plant. */
+ * that the suite's fini removes. Tests may not include <wiredtiger.h> (tests/arch): the key
+ * order and corrupt records are reached through the engine's test-support calls. */
 #include <criterion/criterion.h>
 #include <ftw.h>
 #include <signal.h>
@@ -10,7 +9,6 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <wiredtiger.h>
 
 #include "core/assert.h"
 #include "core/bytes.h"
@@ -91,14 +89,6 @@ static void assert_missing(struct engine_shard *s, uint64_t token, const char *k
 {
     struct record_view v;
     cr_assert_eq(engine_read(s, token, (const uint8_t *)key, strlen(key), &v), RKV_NOT_FOUND, "key %s", key);
-}
-
-/* Opens the directory with WiredTiger itself, for the tests that inspect raw tables. */
-static WT_CONNECTION *raw_open(void)
-{
-    WT_CONNECTION *conn = NULL;
-    cr_assert_eq(wiredtiger_open(test_dir, NULL, "cache_size=200MB,log=(enabled=true)", &conn), 0);
-    return conn;
 }
 
 Test(engine, write_then_read_returns_the_record)
@@ -346,6 +336,22 @@ Test(engine, shards_have_separate_tables)
     engine_close(e);
 }
 
+struct key_list {
+    size_t count;
+    uint8_t keys[16][REC_STORED_KEY_BYTES_MAX];
+    size_t bytes[16];
+};
+
+static void collect_key(void *arg, const uint8_t *stored_key, size_t stored_key_bytes)
+{
+    struct key_list *l = arg;
+    cr_assert_lt(l->count, RKV_ARRAY_LEN(l->keys));
+    cr_assert_leq(stored_key_bytes, REC_STORED_KEY_BYTES_MAX);
+    memcpy(l->keys[l->count], stored_key, stored_key_bytes);
+    l->bytes[l->count] = stored_key_bytes;
+    l->count++;
+}
+
 Test(engine, stored_keys_sort_by_token_then_user_key)
 {
     /* Written out of order; the user keys sort against the tokens on purpose. */
@@ -358,59 +364,42 @@ Test(engine, stored_keys_sort_by_token_then_user_key)
     struct engine_shard *s = shard_ok(e, 0);
     for (size_t i = 0; i < RKV_ARRAY_LEN(in); i++)
         write_ok(s, in[i].token, in[i].key, 1, "v");
-    engine_shard_close(s);
-    engine_close(e);
-
-    WT_CONNECTION *conn = raw_open();
-    WT_SESSION *session = NULL;
-    cr_assert_eq(conn->open_session(conn, NULL, NULL, &session), 0);
-    WT_CURSOR *c = NULL;
-    cr_assert_eq(session->open_cursor(session, "table:shard_0", NULL, NULL, &c), 0);
-    size_t n = 0;
-    while (c->next(c) == 0) {
-        WT_ITEM k;
-        cr_assert_eq(c->get_key(c, &k), 0);
-        cr_assert_lt(n, RKV_ARRAY_LEN(order));
-        const uint8_t *p = k.data;
-        cr_assert_eq(load_be64(p), in[order[n]].token, "position %zu", n);
-        cr_assert_eq(k.size, 8 + strlen(in[order[n]].key));
-        cr_assert_eq(memcmp(p + 8, in[order[n]].key, k.size - 8), 0);
-        n++;
+    /* Across a close and reopen too, when the records come from the chunks on disk. */
+    for (int pass = 0; pass < 2; pass++) {
+        struct key_list l = { 0 };
+        cr_assert_eq(engine_test_scan_keys(s, &l, collect_key), RKV_OK);
+        cr_assert_eq(l.count, RKV_ARRAY_LEN(order));
+        for (size_t n = 0; n < l.count; n++) {
+            cr_assert_eq(load_be64(l.keys[n]), in[order[n]].token, "pass %d position %zu", pass, n);
+            cr_assert_eq(l.bytes[n], 8 + strlen(in[order[n]].key));
+            cr_assert_eq(memcmp(l.keys[n] + 8, in[order[n]].key, l.bytes[n] - 8), 0);
+        }
+        engine_shard_close(s);
+        engine_close(e);
+        if (pass == 0) {
+            e = open_ok("n1", 1);
+            s = shard_ok(e, 0);
+        }
     }
-    cr_assert_eq(n, RKV_ARRAY_LEN(order));
-    cr_assert_eq(conn->close(conn, NULL), 0);
 }
 
 Test(engine, corrupt_stored_value_reads_as_corrupt)
 {
-    engine_close(open_ok("n1", 1));
-    WT_CONNECTION *conn = raw_open();
-    WT_SESSION *session = NULL;
-    cr_assert_eq(conn->open_session(conn, NULL, NULL, &session), 0);
-    WT_CURSOR *c = NULL;
-    cr_assert_eq(session->open_cursor(session, "table:shard_0", NULL, NULL, &c), 0);
-    uint8_t key[9] = { 0, 0, 0, 0, 0, 0, 0, 3, 'k' };
-    uint8_t bad[REC_HDR_BYTES] = { REC_FORMAT_V1 }; /* version 0 */
-    WT_ITEM k = { .data = key, .size = sizeof key };
-    WT_ITEM v = { .data = bad, .size = sizeof bad };
-    c->set_key(c, &k);
-    c->set_value(c, &v);
-    cr_assert_eq(c->insert(c), 0);
-    uint8_t key2[9] = { 0, 0, 0, 0, 0, 0, 0, 3, 'm' };
-    k.data = key2;
-    v.size = 5; /* shorter than a header */
-    c->set_key(c, &k);
-    c->set_value(c, &v);
-    cr_assert_eq(c->insert(c), 0);
-    cr_assert_eq(conn->close(conn, NULL), 0);
-
     struct engine *e = open_ok("n1", 1);
     struct engine_shard *s = shard_ok(e, 0);
+    uint8_t bad[REC_HDR_BYTES] = { REC_FORMAT_V1 }; /* version 0 */
+    cr_assert_eq(engine_test_write_raw(s, 3, (const uint8_t *)"k", 1, bad, sizeof bad), RKV_OK);
+    cr_assert_eq(engine_test_write_raw(s, 3, (const uint8_t *)"m", 1, bad, 5), RKV_OK); /* short */
+    cr_assert_eq(engine_test_write_raw(s, 3, (const uint8_t *)"n", 1, NULL, 0), RKV_OK); /* empty */
+
     struct record_view view;
     cr_assert_eq(engine_read(s, 3, (const uint8_t *)"k", 1, &view), RKV_CORRUPT);
     cr_assert_null(view.value);
     cr_assert_eq(engine_read(s, 3, (const uint8_t *)"m", 1, &view), RKV_CORRUPT);
-    /* The shard goes on working after a corrupt record. */
+    cr_assert_eq(engine_read(s, 3, (const uint8_t *)"n", 1, &view), RKV_CORRUPT);
+    /* The shard goes on working after a corrupt record, and a write replaces it. */
+    write_ok(s, 4, "other", 1, "fine");
+    assert_reads(s, 4, "other", 1, "fine");
     write_ok(s, 3, "k", 2, "repaired");
     assert_reads(s, 3, "k", 2, "repaired");
     engine_shard_close(s);
