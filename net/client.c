@@ -322,6 +322,9 @@ static enum ringkv_err client_queue(struct ringkv_client *c, uint8_t opcode, con
         .key = key,
         .value = value,
     };
+    /* A ping is answered by the node itself: no replica is asked, whatever the options. */
+    if (opcode == BIN_OP_PING)
+        req.consistency = BIN_CONS_ONE;
     if (opcode == BIN_OP_PUT) {
         req.ttl_s = opts->ttl_s;
         if (opts->if_version_set) {
