@@ -1,0 +1,19 @@
+/* libFuzzer target for the binary protocol codec (net/proto_bin.h). Each input is read as a
+ * stream of requests and as a stream of responses; proto_bin_check.h holds the properties,
+ * shared with the criterion test that replays tests/fuzz/corpus/proto_bin under gcc.
+ * Build: cmake -DRKV_FUZZ=ON -DCMAKE_C_COMPILER=clang, and add
+ * -DCMAKE_C_FLAGS=-fsanitize=fuzzer-no-link so that the codec in rkv_net is instrumented
+ * for coverage too (the target's own flags reach only this file). Run:
+ * proto_bin_fuzz tests/fuzz/corpus/proto_bin -max_total_time=60 */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto_bin_check.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    proto_bin_check(data, size);
+    return 0;
+}
