@@ -3,8 +3,10 @@
  * shared with the criterion test that replays tests/fuzz/corpus/proto_bin under gcc.
  * Build: cmake -DRKV_FUZZ=ON -DCMAKE_C_COMPILER=clang, and add
  * -DCMAKE_C_FLAGS=-fsanitize=fuzzer-no-link so that the codec in rkv_net is instrumented
- * for coverage too (the target's own flags reach only this file). Run:
- * proto_bin_fuzz tests/fuzz/corpus/proto_bin -max_total_time=60 */
+ * for coverage too (the target's own flags reach only this file). Run with a scratch folder
+ * first, because libFuzzer adds the inputs it finds to the first folder it is given:
+ * proto_bin_fuzz SCRATCH_DIR tests/fuzz/corpus/proto_bin -max_total_time=60
+ * A crasher, once fixed, is copied into the corpus so that the replay test keeps it fixed. */
 #include <stddef.h>
 #include <stdint.h>
 
