@@ -284,7 +284,7 @@ static void *shard_main(void *arg)
         wakes_flush(sh);
         if (done)
             break;
-        if (sh->has_parked) {
+        if (sh->no_sleep) {
             loop_submit(&sh->loop, false);
             continue;
         }

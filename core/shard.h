@@ -52,7 +52,8 @@ struct shard {
     struct loop loop;
     void *app;                       /* the server's per-shard state, set by the start hook */
     enum shard_phase phase;
-    bool has_parked;                 /* the app holds messages for a full ring: don't sleep */
+    bool no_sleep;                   /* set by the app each turn when work is left (a full ring,
+                                      * frames past a budget): submit without waiting */
     uint64_t wake_mask;              /* receivers pushed to this turn, a bit per shard */
     struct io_op wake_op;            /* target of other shards' MSG_RING wake-ups */
     struct io_op msg_ring_op;        /* completions of our own MSG_RING submissions */
@@ -85,7 +86,7 @@ void *shard_set_ctx(const struct shard_set *set);
 struct shard *shard_current(void);
 
 /* Pushes msg onto the ring from sh to shard `to` (to != sh->idx). false when that ring is
- * full: the caller keeps the message and tries again next turn (set sh->has_parked). */
+ * full: the caller keeps the message and tries again next turn (set sh->no_sleep). */
 bool shard_send(struct shard *sh, uint32_t to, void *msg) __attribute__((warn_unused_result));
 
 /* Milliseconds of CLOCK_REALTIME and nanoseconds of CLOCK_MONOTONIC (vDSO, no syscall). */

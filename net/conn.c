@@ -10,8 +10,9 @@
  * and conn_set_state() asserts every transition against conn_transition_ok. The struct
  * outlives all its operations (recv, send, shutdown) and all its requests in flight, which
  * hold pointers to it: it is freed only when all of them have come back. Work that must not
- * run inside a completion handler (parsing more frames, re-arming, sending) is queued on the
- * shard's kick list and done in net_shard_before_sleep(), after the turn's group commit. */
+ * run inside a completion handler is queued: parsing on the input list (net_shard_input(),
+ * before the turn's group commit), sending, re-arming and closing on the output list
+ * (net_shard_output(), after it). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -80,9 +81,10 @@ struct conn {
     uint32_t id;
     struct io_op recv_op, send_op, shut_op;
     bool recv_cancelled;       /* a cancel for the armed recv was sent */
-    bool queued;               /* on the kick list */
+    bool in_queued;            /* on the input list: has frames or state to look at */
+    bool out_queued;           /* on the output list: may need a send, a re-arm or a close */
     bool shut_sent;
-    struct conn *kick_next;
+    struct conn *in_next, *out_next;
     struct conn *lru_prev, *lru_next;
     uint64_t last_active_ms;
     uint64_t close_deadline_ms; /* DRAINING after shutdown: force-close past this */
@@ -110,7 +112,8 @@ struct net_shard {
     struct pool conn_pool;
     struct pool chunk_pool;
     struct conn *lru_head, *lru_tail;   /* every open conn, least recently active first */
-    struct conn *kick_head, *kick_tail;
+    struct conn *in_head, *in_tail;     /* connections to parse, in FIFO order */
+    struct conn *out_head, *out_tail;   /* connections to send for, re-arm or close */
     uint32_t inflight_total;
     uint32_t next_conn_id;
     uint64_t bad_frame_log_ms;          /* rate limit for per-connection warnings */
@@ -118,7 +121,8 @@ struct net_shard {
     struct net_stats stats;
 };
 
-static void conn_kick(struct conn *c);
+static void conn_want_input(struct conn *c);
+static void conn_want_output(struct conn *c);
 static void conn_close(struct conn *c, const char *reason);
 static void conn_maybe_free(struct conn *c);
 
@@ -303,7 +307,7 @@ static void send_done(struct io_op *op, int32_t res, uint32_t flags)
         conn_maybe_free(c);
         return;
     }
-    conn_kick(c);
+    conn_want_output(c);
     if (c->state == CONN_PAUSED)
         conn_resume_if_able(c);
 }
@@ -344,7 +348,7 @@ void conn_reply(struct conn *c, const struct bin_resp *resp, uint8_t *value_heap
         }
         seg_push(c, owned, resp->value_bytes, NULL, owned);
     }
-    conn_kick(c);
+    conn_want_output(c);
     if (c->state == CONN_PAUSED)
         conn_resume_if_able(c);
 }
@@ -411,7 +415,7 @@ static void conn_resume_if_able(struct conn *c)
         c->seg_count >= OUT_SEGS_PAUSE / 2)
         return;
     conn_set_state(c, CONN_READING);
-    conn_kick(c); /* parse what is buffered and re-arm the receive */
+    conn_want_input(c); /* parse what is buffered, then re-arm the receive */
 }
 
 static bool in_reserve(struct conn *c, size_t need)
@@ -449,13 +453,15 @@ static void conn_process(struct conn *c)
 {
     uint32_t pos = 0;
     unsigned handled = 0;
-    while (c->state == CONN_READING) {
+    /* DRAINING still answers the complete frames already received: a client that sent its
+     * requests and then half-closed, or a node shutting down, owes them an answer. */
+    while (c->state == CONN_READING || c->state == CONN_DRAINING) {
         if (conn_must_pause(c)) {
-            conn_pause(c);
+            conn_pause(c); /* READING only; a draining one is kicked again by its answers */
             break;
         }
         if (handled == RKV_CONN_REQS_PER_TURN_MAX) {
-            conn_kick(c);
+            conn_want_input(c); /* the rest next turn: other connections go first */
             break;
         }
         struct bin_req req;
@@ -489,7 +495,8 @@ static void conn_process(struct conn *c)
             if (err == RKV_BUSY) {
                 /* Not consumed: the same frame is offered again next turn. */
                 conn_pause(c);
-                conn_kick(c);
+                conn_want_input(c);
+                c->ns->stats.requests--;
                 break;
             }
         }
@@ -544,13 +551,13 @@ static void recv_done(struct io_op *op, int32_t res, uint32_t flags)
             conn_close(c, NULL);
         } else if (c->state == CONN_READING) {
             conn_touch(c);
-            conn_kick(c);
+            conn_want_input(c);
         }
     } else if (res == 0) {
         /* EOF: answer what is in flight, send it, then close. */
         if (c->state == CONN_READING || c->state == CONN_PAUSED) {
             conn_set_state(c, CONN_DRAINING);
-            conn_kick(c);
+            conn_want_input(c);
         }
     } else if (res == -ENOBUFS) {
         ns->stats.enobufs++; /* buffers are back by the next turn: re-arm then */
@@ -561,7 +568,7 @@ static void recv_done(struct io_op *op, int32_t res, uint32_t flags)
         if (c->state == CONN_CLOSING)
             conn_maybe_free(c);
         else if (c->state == CONN_READING)
-            conn_kick(c);
+            conn_want_output(c); /* re-arm */
     }
 }
 
@@ -595,7 +602,7 @@ static void conn_close(struct conn *c, const char *reason)
 static void conn_maybe_free(struct conn *c)
 {
     if (c->state != CONN_CLOSING || c->recv_op.in_flight || c->send_op.in_flight || c->shut_op.in_flight ||
-        c->inflight > 0 || c->queued)
+        c->inflight > 0 || c->in_queued || c->out_queued)
         return;
     struct net_shard *ns = c->ns;
     conn_set_state(c, CONN_FREE);
@@ -608,15 +615,26 @@ static void conn_maybe_free(struct conn *c)
     pool_put(&ns->conn_pool, c);
 }
 
-static void conn_kick(struct conn *c)
+static void conn_want_input(struct conn *c)
 {
-    if (c->queued)
+    if (c->in_queued)
         return;
-    c->queued = true;
-    c->kick_next = NULL;
+    c->in_queued = true;
+    c->in_next = NULL;
     struct net_shard *ns = c->ns;
-    if (ns->kick_tail) ns->kick_tail->kick_next = c; else ns->kick_head = c;
-    ns->kick_tail = c;
+    if (ns->in_tail) ns->in_tail->in_next = c; else ns->in_head = c;
+    ns->in_tail = c;
+}
+
+static void conn_want_output(struct conn *c)
+{
+    if (c->out_queued)
+        return;
+    c->out_queued = true;
+    c->out_next = NULL;
+    struct net_shard *ns = c->ns;
+    if (ns->out_tail) ns->out_tail->out_next = c; else ns->out_head = c;
+    ns->out_tail = c;
 }
 
 static void accept_arm(struct net_shard *ns);
@@ -770,26 +788,41 @@ fail:
     return RKV_INTERNAL;
 }
 
-void net_shard_before_sleep(struct net_shard *ns)
+void net_shard_input(struct net_shard *ns)
 {
-    /* Bounded: each connection is on the list at most once; conn_process() may queue one
-     * again, and those wait for the next turn. */
-    struct conn *c = ns->kick_head;
-    ns->kick_head = ns->kick_tail = NULL;
+    /* Bounded: the list is taken whole; a connection with frames left over (its budget ran
+     * out) queues itself on the fresh list for the next turn. */
+    struct conn *c = ns->in_head;
+    ns->in_head = ns->in_tail = NULL;
     while (c != NULL) {
-        struct conn *next = c->kick_next;
-        c->queued = false;
-        c->kick_next = NULL;
-        if (c->state == CONN_READING) {
+        struct conn *next = c->in_next;
+        c->in_queued = false;
+        c->in_next = NULL;
+        if (c->state == CONN_READING || c->state == CONN_DRAINING)
             conn_process(c);
+        conn_want_output(c);
+        c = next;
+    }
+}
+
+bool net_shard_output(struct net_shard *ns)
+{
+    struct conn *c = ns->out_head;
+    ns->out_head = ns->out_tail = NULL;
+    while (c != NULL) {
+        struct conn *next = c->out_next;
+        c->out_queued = false;
+        c->out_next = NULL;
+        if (c->state == CONN_READING)
             recv_arm(c);
-        }
-        if (c->state == CONN_DRAINING && c->inflight == 0 && c->seg_count == 0 && !c->send_op.in_flight)
+        if (c->state == CONN_DRAINING && c->inflight == 0 && c->seg_count == 0 && !c->send_op.in_flight &&
+            !c->in_queued)
             conn_close(c, "drained");
         send_start(c);
         conn_maybe_free(c);
         c = next;
     }
+    return ns->in_head != NULL;
 }
 
 void net_shard_tick(struct net_shard *ns, uint64_t wall_ms)
@@ -825,14 +858,15 @@ void net_shard_stop_accepting(struct net_shard *ns)
         if (c->state == CONN_READING || c->state == CONN_PAUSED) {
             conn_set_state(c, CONN_DRAINING);
             recv_cancel(c);
-            conn_kick(c);
+            conn_want_input(c);
         }
     }
 }
 
 bool net_shard_drained(const struct net_shard *ns)
 {
-    return ns->inflight_total == 0;
+    /* A connection on the input list may hold complete frames it has not answered. */
+    return ns->inflight_total == 0 && ns->in_head == NULL;
 }
 
 void net_shard_close_all(struct net_shard *ns)
@@ -848,7 +882,7 @@ void net_shard_close_all(struct net_shard *ns)
             c->close_deadline_ms = deadline;
             if (c->state != CONN_DRAINING)
                 conn_set_state(c, CONN_DRAINING);
-            conn_kick(c);
+            conn_want_output(c);
         }
     }
     if (ns->listen_fd >= 0 && !ns->accept_op.in_flight) {

@@ -48,8 +48,13 @@ struct net_stats {
  * killed predecessor's socket lingers briefly), registers the buffer ring, arms accept. */
 enum rkv_err net_shard_start(struct shard *sh, const struct net_config *cfg,
                              const struct net_handler *handler, struct net_shard **ns_out);
-/* Every turn, after the group commit: parses what waited, re-arms receives, starts sends. */
-void net_shard_before_sleep(struct net_shard *ns);
+/* Every turn, before the group commit: parses the frames that arrived (requests go to the
+ * handler). */
+void net_shard_input(struct net_shard *ns);
+/* Every turn, after the group commit released its answers: starts sends, re-arms receives,
+ * closes what is done. Returns true when frames wait for the next turn (budget spent): the
+ * shard must not sleep. */
+bool net_shard_output(struct net_shard *ns);
 /* Closes connections idle longer than the timeout, and forces closes past their deadline. */
 void net_shard_tick(struct net_shard *ns, uint64_t now_ms);
 /* Shutdown: stop accepting and reading; requests in flight still get their answers. */

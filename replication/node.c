@@ -94,7 +94,7 @@ static void send_or_park(struct node_shard *ns, uint32_t to, struct node_req *r)
         return;
     list_push(&ns->parked_head[to], &ns->parked_tail[to], r);
     ns->parked_count++;
-    ns->sh->has_parked = true;
+    ns->sh->no_sleep = true;
 }
 
 static void parked_retry(struct node_shard *ns)
@@ -108,7 +108,6 @@ static void parked_retry(struct node_shard *ns)
             ns->parked_count--;
         }
     }
-    ns->sh->has_parked = ns->parked_count > 0;
 }
 
 /* Runs r against this shard's storage; the answer waits in the done list for the flush. */
@@ -273,6 +272,7 @@ static void hook_before_sleep(struct shard *sh)
 {
     struct node_shard *ns = sh->app;
     parked_retry(ns);
+    net_shard_input(ns->net); /* local requests execute here and join the done list */
     if (ns->done_head != NULL) {
         if (ns->wrote) {
             /* One log flush covers every write of this turn, and it comes before any answer
@@ -296,7 +296,8 @@ static void hook_before_sleep(struct shard *sh)
                 send_or_park(ns, r->home, r);
         }
     }
-    net_shard_before_sleep(ns->net);
+    bool more_input = net_shard_output(ns->net);
+    sh->no_sleep = more_input || ns->parked_count > 0;
 }
 
 static void hook_on_tick(struct shard *sh, uint64_t now_ms)
