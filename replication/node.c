@@ -296,6 +296,7 @@ static void hook_before_sleep(struct shard *sh)
                 send_or_park(ns, r->home, r);
         }
     }
+    engine_shard_idle(ns->es); /* every view of the turn was copied */
     bool more_input = net_shard_output(ns->net);
     sh->no_sleep = more_input || ns->parked_count > 0;
 }

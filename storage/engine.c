@@ -466,6 +466,11 @@ static void engine_shard_release(struct engine_shard *s)
     (void)wt;
 }
 
+void engine_shard_idle(struct engine_shard *s)
+{
+    engine_shard_release(s);
+}
+
 enum rkv_err engine_read(struct engine_shard *s, uint64_t token, const uint8_t *key,
                          size_t key_bytes, struct record_view *view_out)
 {

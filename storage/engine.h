@@ -45,6 +45,11 @@ enum rkv_err engine_write(struct engine_shard *s, uint64_t token, const uint8_t 
                           size_t key_bytes, const struct record_hdr *hdr, const uint8_t *value,
                           uint32_t value_bytes);
 
+/* Ends the last engine_read()'s view: the cursor gives up its position and the snapshot it
+ * pins, so an idle shard holds no WiredTiger read snapshot. Call once per loop turn after
+ * the views of the turn were copied. */
+void engine_shard_idle(struct engine_shard *s);
+
 /* Flushes and fsyncs the log (group commit: one call covers every write before it). */
 enum rkv_err engine_log_flush(struct engine_shard *s);
 

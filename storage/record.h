@@ -13,7 +13,7 @@
  *        4    4 origin     32-bit hash of the node id that stamped the write (LWW ties)
  *        8    8 timestamp  HLC timestamp of the write: physical ms << 16 | logical counter
  *       16    8 version    1 for the first write of a key, +1 for every later write
- *       24    8 expiry_ms  absolute wall-clock ms after which the record is hidden; 0 never
+ *       24    8 expiry_ms  absolute wall-clock ms from which the record is hidden; 0 never
  *       32    v value      the value bytes (none for a tombstone)
  *
  * Invariants, asserted by record_encode() and checked by record_decode() (RKV_CORRUPT):
