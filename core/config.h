@@ -24,6 +24,8 @@ struct rkv_config {
     char node_id[RKV_NODE_ID_BYTES_MAX + 1]; /* --node-id, default "node1" */
     char data_dir[RKV_PATH_BYTES_MAX];       /* --data, default "./data" */
     struct rkv_addr listen;                  /* --listen, default 127.0.0.1:7379 */
+    bool http_enabled;                       /* --http off turns the HTTP API off */
+    struct rkv_addr http;                    /* --http, default 127.0.0.1:8080 */
     uint32_t shards;                         /* --shards, default: online CPUs (1..RKV_SHARDS_MAX) */
     uint32_t vnodes;                         /* --vnodes, default RKV_VNODES_DEFAULT */
     uint32_t conns_per_shard;                /* --max-conns, per shard */

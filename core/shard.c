@@ -163,6 +163,19 @@ static bool inbox_empty(struct shard *sh)
     return true;
 }
 
+uint64_t shard_inbox_depth(struct shard *sh)
+{
+    RKV_ASSERT(sh == current_shard);
+    uint64_t n = 0;
+    for (uint32_t from = 0; from < sh->set->count; from++) {
+        if (from == sh->idx)
+            continue;
+        struct ck_ring_buffer *buf;
+        n += ck_ring_size(ring_of(sh->set, from, sh->idx, &buf));
+    }
+    return n;
+}
+
 static void inbox_drain(struct shard *sh)
 {
     struct shard_set *set = sh->set;
@@ -274,6 +287,7 @@ static void *shard_main(void *arg)
         return NULL;
     }
     tick_arm(sh);
+    sh->started_ns = rkv_mono_ns();
     /* The event loop: the one loop in a shard without a bound on its turns. It ends only
      * through the shutdown phases (phase_step). */
     for (;;) {
@@ -295,7 +309,9 @@ static void *shard_main(void *arg)
             loop_submit(&sh->loop, false);
             continue;
         }
+        uint64_t wait_start_ns = rkv_mono_ns();
         loop_submit(&sh->loop, true);
+        sh->idle_ns += rkv_mono_ns() - wait_start_ns;
         atomic_store(&sh->sleeping, 0);
     }
     set->hooks->finish(sh);

@@ -60,6 +60,7 @@ struct shard {
     struct io_op tick_op;
     struct __kernel_timespec tick_ts;
     uint64_t msgs_in, msgs_out, wakes_sent, ring_full;
+    uint64_t started_ns, idle_ns;    /* loop utilisation: time spent waiting in the kernel */
     /* shared: */
     _Atomic int sleeping;            /* set by the owner just before it waits */
     _Atomic int ring_fd;             /* published once the loop exists */
@@ -88,6 +89,9 @@ struct shard *shard_current(void);
 /* Pushes msg onto the ring from sh to shard `to` (to != sh->idx). false when that ring is
  * full: the caller keeps the message and tries again next turn (set sh->no_sleep). */
 bool shard_send(struct shard *sh, uint32_t to, void *msg) __attribute__((warn_unused_result));
+
+/* Messages waiting in sh's inboxes (an instant reading; only the owner calls it). */
+uint64_t shard_inbox_depth(struct shard *sh);
 
 /* Milliseconds of CLOCK_REALTIME and nanoseconds of CLOCK_MONOTONIC (vDSO, no syscall). */
 uint64_t rkv_wall_ms(void);
