@@ -24,6 +24,9 @@ _Static_assert(RKV_IDLE_TIMEOUT_S_DEFAULT == 300u && RKV_IDLE_TIMEOUT_S_MAX == 8
 _Static_assert(RKV_WT_CACHE_BYTES_MIN == (200ull << 20) && RKV_WT_CACHE_BYTES_DEFAULT == (512ull << 20),
                "update config_usage()");
 _Static_assert(RKV_NODE_ID_BYTES_MAX == 64u, "update config_usage()");
+_Static_assert(RKV_SWEEP_INTERVAL_S_DEFAULT == 10u && RKV_SWEEP_INTERVAL_S_MAX == 86400u, "update config_usage()");
+_Static_assert(RKV_TOMBSTONE_GRACE_S_DEFAULT == 259200u && RKV_TOMBSTONE_GRACE_S_MAX == 315360000u,
+               "update config_usage()");
 
 #define CONFIG_DEFAULT_NODE_ID "node1"
 #define CONFIG_DEFAULT_DATA_DIR "./data"
@@ -54,6 +57,12 @@ static const char config_usage_text[] =
     "                      (default: 300)\n"
     "  --cache-size BYTES  WiredTiger cache; suffix K, M or G for KiB, MiB, GiB;\n"
     "                      at least 200M (default: 512M)\n"
+    "  --sweep-interval S  seconds from the start of one sweep pass (expired values to\n"
+    "                      tombstones, old tombstones purged) to the next, 1 to 86400\n"
+    "                      (default: 10)\n"
+    "  --tombstone-grace S seconds a tombstone is kept after its key was deleted or\n"
+    "                      expired, 0 to 315360000 (ten years); keep it longer than any\n"
+    "                      replica may be down (default: 259200, 72 hours)\n"
     "  --no-pin            do not pin shard threads to CPUs (default: pinned)\n"
     "  --log-level L       debug, info, warn or error (default: info)\n"
     "  --config FILE       read settings from an INI file; flags win over it, wherever\n"
@@ -62,9 +71,10 @@ static const char config_usage_text[] =
     "\n"
     "Config file: one \"key = value\" per line, before any section or in [ringkv]. The\n"
     "keys are the flag names without dashes: node-id, data, listen, shards, vnodes,\n"
-    "max-conns, idle-timeout, cache-size, log-level, and pin = true|false. Lines starting\n"
-    "with ; or # are comments. An unknown key or section, a key given twice, a bad value\n"
-    "or a line longer than 198 bytes is an error naming FILE:LINE.\n"
+    "max-conns, idle-timeout, cache-size, sweep-interval, tombstone-grace, log-level, and\n"
+    "pin = true|false. Lines starting with ; or # are comments. An unknown key or section,\n"
+    "a key given twice, a bad value or a line longer than 198 bytes is an error naming\n"
+    "FILE:LINE.\n"
     "\n"
     "Exit codes:\n"
     "  0  clean stop (SIGINT or SIGTERM), or --help\n"
@@ -83,6 +93,8 @@ enum config_key {
     KEY_MAX_CONNS,
     KEY_IDLE_TIMEOUT,
     KEY_CACHE_SIZE,
+    KEY_SWEEP_INTERVAL,
+    KEY_TOMBSTONE_GRACE,
     KEY_LOG_LEVEL,
     KEY_PIN,    /* file only: pin = true|false */
     KEY_NO_PIN, /* flag only, no value */
@@ -107,6 +119,8 @@ static const struct config_opt config_opts[KEY_COUNT] = {
     [KEY_MAX_CONNS] = { "max-conns", true, true, true },
     [KEY_IDLE_TIMEOUT] = { "idle-timeout", true, true, true },
     [KEY_CACHE_SIZE] = { "cache-size", true, true, true },
+    [KEY_SWEEP_INTERVAL] = { "sweep-interval", true, true, true },
+    [KEY_TOMBSTONE_GRACE] = { "tombstone-grace", true, true, true },
     [KEY_LOG_LEVEL] = { "log-level", true, true, true },
     [KEY_PIN] = { "pin", false, true, true },
     [KEY_NO_PIN] = { "no-pin", true, false, false },
@@ -325,6 +339,21 @@ static bool config_set(struct rkv_config *cfg, enum config_key key, const char *
         *dst = v;
         return true;
     }
+    case KEY_SWEEP_INTERVAL:
+    case KEY_TOMBSTONE_GRACE: {
+        /* A grace of 0 is allowed (purge at the first pass after the delete); an interval
+         * of 0 is not (a pass would start every turn). */
+        uint32_t lo = key == KEY_SWEEP_INTERVAL ? 1u : 0u;
+        uint32_t hi = key == KEY_SWEEP_INTERVAL ? RKV_SWEEP_INTERVAL_S_MAX : RKV_TOMBSTONE_GRACE_S_MAX;
+        uint32_t *dst = key == KEY_SWEEP_INTERVAL ? &cfg->sweep_interval_s : &cfg->tombstone_grace_s;
+        uint32_t v;
+        if (!config_parse_u32_range(value, lo, hi, &v)) {
+            config_errf(err, cap, "%s: must be an integer from %u to %u, got \"%s\"", where, lo, hi, qv);
+            return false;
+        }
+        *dst = v;
+        return true;
+    }
     case KEY_CACHE_SIZE: {
         uint64_t v;
         if (!config_parse_bytes(value, &v) || v < RKV_WT_CACHE_BYTES_MIN) {
@@ -380,6 +409,8 @@ static void config_defaults(struct rkv_config *cfg)
     cfg->conns_per_shard = RKV_CONNS_PER_SHARD_DEFAULT;
     cfg->idle_timeout_s = RKV_IDLE_TIMEOUT_S_DEFAULT;
     cfg->cache_bytes = RKV_WT_CACHE_BYTES_DEFAULT;
+    cfg->sweep_interval_s = RKV_SWEEP_INTERVAL_S_DEFAULT;
+    cfg->tombstone_grace_s = RKV_TOMBSTONE_GRACE_S_DEFAULT;
     cfg->pin_threads = true;
     cfg->log_level = RKV_LOG_INFO;
 }

@@ -31,6 +31,10 @@ struct rkv_config {
     uint32_t conns_per_shard;                /* --max-conns, per shard */
     uint32_t idle_timeout_s;                 /* --idle-timeout, seconds, 1..RKV_IDLE_TIMEOUT_S_MAX */
     uint64_t cache_bytes;                    /* --cache-size, WiredTiger cache, bytes (K/M/G suffixes) */
+    uint32_t sweep_interval_s;               /* --sweep-interval, seconds between sweep passes,
+                                              * 1..RKV_SWEEP_INTERVAL_S_MAX */
+    uint32_t tombstone_grace_s;              /* --tombstone-grace, seconds a tombstone is kept,
+                                              * 0..RKV_TOMBSTONE_GRACE_S_MAX */
     bool pin_threads;                        /* --no-pin turns CPU pinning off */
     enum rkv_log_level log_level;            /* --log-level debug|info|warn|error */
 };

@@ -18,6 +18,7 @@
 #include <wiredtiger.h>
 
 #include "core/assert.h"
+#include "core/bytes.h"
 #include "core/limits.h"
 #include "core/log.h"
 
@@ -67,6 +68,7 @@ struct engine_shard {
     WT_SESSION *session;
     WT_CURSOR *cursor;  /* table:shard_<idx>, opened once and reused */
     bool positioned;    /* the cursor still backs the view of the last engine_read() */
+    bool scanning;      /* inside engine_scan_batch(): the callback may not use the cursor */
     uint8_t key_buf[REC_STORED_KEY_BYTES_MAX];
     /* WiredTiger takes a value as one contiguous item, so header ‖ value is assembled here.
      * Allocated once at open for the largest record: the write path does not allocate. */
@@ -457,6 +459,9 @@ void engine_shard_close(struct engine_shard *s)
  * (and with it a snapshot) so that the view stayed valid until this call on the shard. */
 static void engine_shard_release(struct engine_shard *s)
 {
+    /* Every call on the shard passes here first; one made from a scan callback would move
+     * the cursor the scan stands on. */
+    RKV_ASSERT(!s->scanning);
     if (!s->positioned)
         return;
     s->positioned = false;
@@ -544,6 +549,165 @@ enum rkv_err engine_write(struct engine_shard *s, uint64_t token, const uint8_t 
     return RKV_OK;
 }
 
+enum rkv_err engine_remove(struct engine_shard *s, uint64_t token, const uint8_t *key, size_t key_bytes)
+{
+    RKV_ASSERT(s != NULL);
+    engine_shard_release(s);
+    WT_ITEM k = { .data = s->key_buf, .size = record_key_encode(s->key_buf, token, key, key_bytes) };
+    WT_CURSOR *c = s->cursor;
+    int wt = 0;
+    for (unsigned attempt = 0; attempt < ENGINE_ROLLBACK_RETRIES_MAX; attempt++) {
+        c->set_key(c, &k);
+        wt = c->remove(c); /* overwrite=true, the cursor default: no check that it exists */
+        (void)c->reset(c);
+        if (wt != WT_ROLLBACK)
+            break;
+    }
+    /* Removing what is not there leaves the table as the caller wants it. */
+    if (wt != 0 && wt != WT_NOTFOUND)
+        return engine_err(wt, "remove");
+    return RKV_OK;
+}
+
+/* ---- scans ---- */
+
+/* Positions the cursor on the first record the batch after pos examines: the first stored
+ * key above pos->key (at or above it when pos->inclusive). Returns 0 when positioned,
+ * WT_NOTFOUND when no such record exists, or another WiredTiger error. */
+static int engine_scan_seek(struct engine_shard *s, const struct engine_scan_pos *pos)
+{
+    WT_CURSOR *c = s->cursor;
+    if (pos->key_bytes == 0)
+        return c->next(c); /* a reset cursor's next() is the table's first record */
+    /* The search key is copied into the shard's buffer, which nothing touches during the
+     * batch, so that the caller's pos may be rewritten while the cursor stands on a record. */
+    memcpy(s->key_buf, pos->key, pos->key_bytes);
+    WT_ITEM k = { .data = s->key_buf, .size = pos->key_bytes };
+    c->set_key(c, &k);
+    int exact = 0;
+    int wt = c->search_near(c, &exact);
+    if (wt != 0)
+        return wt; /* WT_NOTFOUND: the table is empty */
+    /* search_near lands on the key, the nearest one below it (exact < 0) or the nearest one
+     * above it (exact > 0). */
+    if (exact < 0 || (exact == 0 && !pos->inclusive))
+        wt = c->next(c);
+    return wt;
+}
+
+/* Moves pos past the stored key k just examined. Returns false when no key can follow k,
+ * which ends the scan.
+ * Every key ringkv writes fits in pos (record_key_encode() bounds it), but a longer one read
+ * from disk must still be passed over without looping on it: pos becomes the smallest key
+ * above every key that starts with k's first REC_STORED_KEY_BYTES_MAX bytes, P, and the next
+ * batch starts at it (inclusive). Only keys longer than the maximum lie in that gap (the one
+ * key of the maximum length in it, P itself, sorts before k and was examined already), so
+ * nothing well-formed is skipped. The empty key would be followed likewise by "\0". */
+static bool engine_scan_pos_set(struct engine_scan_pos *pos, const uint8_t *k, size_t k_bytes)
+{
+    if (k_bytes >= 1 && k_bytes <= REC_STORED_KEY_BYTES_MAX) {
+        memcpy(pos->key, k, k_bytes);
+        pos->key_bytes = (uint32_t)k_bytes;
+        pos->inclusive = false;
+        return true;
+    }
+    if (k_bytes == 0) {
+        /* WiredTiger refuses empty keys, so this is a fallback that should never run. */
+        RKV_DEBUG_ASSERT(k_bytes != 0);
+        pos->key[0] = 0;
+        pos->key_bytes = 1;
+        pos->inclusive = true;
+        return true;
+    }
+    size_t n = REC_STORED_KEY_BYTES_MAX;
+    memcpy(pos->key, k, n);
+    while (n > 0 && pos->key[n - 1] == 0xff)
+        n--;
+    if (n == 0)
+        return false;
+    pos->key[n - 1]++;
+    pos->key_bytes = (uint32_t)n;
+    pos->inclusive = true;
+    return true;
+}
+
+enum rkv_err engine_scan_batch(struct engine_shard *s, struct engine_scan_pos *pos, uint32_t max_records, void *arg,
+                               engine_scan_fn *visit, struct engine_scan_result *result_out)
+{
+    RKV_ASSERT(result_out != NULL);
+    memset(result_out, 0, sizeof *result_out);
+    RKV_ASSERT(s != NULL);
+    RKV_ASSERT(pos != NULL);
+    RKV_ASSERT(pos->key_bytes <= REC_STORED_KEY_BYTES_MAX);
+    RKV_ASSERT(max_records >= 1);
+    RKV_ASSERT(visit != NULL);
+    engine_shard_release(s);
+
+    WT_CURSOR *c = s->cursor;
+    size_t corrupt_first_bytes = 0; /* the first corrupt record's stored length, for the log */
+    uint64_t corrupt_first_token = 0;
+    int wt = engine_scan_seek(s, pos);
+    s->scanning = true;
+    /* At most max_records turns: each one examines a record and counts it. */
+    while (wt == 0) {
+        WT_ITEM k = { 0 }, v = { 0 };
+        wt = c->get_key(c, &k);
+        if (wt == 0)
+            wt = c->get_value(c, &v);
+        if (wt != 0)
+            break;
+        result_out->examined_count++;
+        bool more = engine_scan_pos_set(pos, k.data, k.size);
+
+        const uint8_t *sk = k.data;
+        struct record_view rec;
+        bool key_ok = k.size > 8u && k.size <= REC_STORED_KEY_BYTES_MAX;
+        bool stop = false;
+        if (key_ok && record_decode(v.data, v.size, &rec) == RKV_OK) {
+            result_out->visited_count++;
+            stop = visit(arg, load_be64(sk), sk + 8, k.size - 8u, &rec) == ENGINE_SCAN_STOP;
+        } else {
+            if (result_out->corrupt_count == 0) {
+                corrupt_first_bytes = v.size;
+                corrupt_first_token = k.size >= 8u ? load_be64(sk) : 0;
+            }
+            result_out->corrupt_count++;
+        }
+        if (!more) {
+            wt = WT_NOTFOUND;
+            break;
+        }
+        /* Step on even when the batch is over: a WT_NOTFOUND here tells the caller that the
+         * table is done, so a scan never needs a batch that finds nothing. A failure of that
+         * look-ahead concerns no record of this batch; the next batch meets it again. */
+        wt = c->next(c);
+        /* After a malformed key pos may point past records the cursor would step onto
+         * (engine_scan_pos_set()): the next batch seeks there instead. */
+        if (stop || pos->inclusive || result_out->examined_count == max_records) {
+            if (wt != WT_NOTFOUND)
+                wt = 0;
+            break;
+        }
+    }
+    s->scanning = false;
+    int rt = c->reset(c);
+    RKV_DEBUG_ASSERT(rt == 0);
+    (void)rt;
+
+    if (result_out->corrupt_count > 0)
+        rkv_log(RKV_LOG_ERROR, "storage: shard %" PRIu32 ": scan skipped %" PRIu32 " corrupt records, the first "
+                "at token %016" PRIx64 " with a stored value of %zu bytes", s->idx, result_out->corrupt_count,
+                corrupt_first_token, corrupt_first_bytes);
+    if (wt == WT_NOTFOUND) {
+        result_out->end = true;
+        return RKV_OK;
+    }
+    if (wt != 0)
+        return engine_err(wt, "scan");
+    RKV_ASSERT(result_out->examined_count >= 1);
+    return RKV_OK;
+}
+
 enum rkv_err engine_log_flush(struct engine_shard *s)
 {
     RKV_ASSERT(s != NULL);
@@ -571,6 +735,25 @@ enum rkv_err engine_test_write_raw(struct engine_shard *s, uint64_t token, const
     (void)c->reset(c);
     if (wt != 0)
         return engine_err(wt, "test write_raw");
+    return RKV_OK;
+}
+
+enum rkv_err engine_test_write_raw_key(struct engine_shard *s, const uint8_t *stored_key, size_t stored_key_bytes,
+                                       const uint8_t *bytes, size_t bytes_len)
+{
+    RKV_ASSERT(s != NULL);
+    RKV_ASSERT(stored_key != NULL || stored_key_bytes == 0);
+    RKV_ASSERT(bytes != NULL || bytes_len == 0);
+    engine_shard_release(s);
+    WT_ITEM k = { .data = stored_key, .size = stored_key_bytes };
+    WT_ITEM v = { .data = bytes, .size = bytes_len };
+    WT_CURSOR *c = s->cursor;
+    c->set_key(c, &k);
+    c->set_value(c, &v);
+    int wt = c->insert(c);
+    (void)c->reset(c);
+    if (wt != 0)
+        return engine_err(wt, "test write_raw_key");
     return RKV_OK;
 }
 

@@ -6,6 +6,7 @@
 #ifndef RKV_STORAGE_ENGINE_H
 #define RKV_STORAGE_ENGINE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -45,6 +46,66 @@ enum rkv_err engine_write(struct engine_shard *s, uint64_t token, const uint8_t 
                           size_t key_bytes, const struct record_hdr *hdr, const uint8_t *value,
                           uint32_t value_bytes);
 
+/* Removes the stored record of (token, key) outright: no tombstone is left behind. Only the
+ * purge of a tombstone whose grace has passed may call this (storage/sweep.h); a delete on
+ * behalf of a client writes a tombstone with kv_delete(). RKV_OK whether or not a record was
+ * stored. Not durable until the next engine_log_flush(). Shard thread only; ends the view
+ * of the previous engine_read(). */
+enum rkv_err engine_remove(struct engine_shard *s, uint64_t token, const uint8_t *key, size_t key_bytes);
+
+/* ---- Resumable scans of a shard's table, in stored-key (ring) order ----
+ *
+ * A scan is a series of batches. Each batch positions the shard's cursor, examines at most
+ * max_records records, and releases the cursor before it returns, so that no WiredTiger
+ * position or snapshot outlives the call: between batches the shard reads and writes freely,
+ * and a batch sees what earlier writes left. The place to resume is kept by the caller as
+ * plain bytes in struct engine_scan_pos. A record written behind the position after the
+ * batch that passed it is seen by the next scan, not this one; a record removed ahead of it
+ * is not seen. */
+
+/* Where a scan stands: the stored key of the last record examined. A zeroed struct stands
+ * before the table's first record. Owned by the caller; engine_scan_batch() updates it. */
+struct engine_scan_pos {
+    uint8_t key[REC_STORED_KEY_BYTES_MAX];
+    uint32_t key_bytes; /* 0 and !inclusive: before the first record */
+    bool inclusive;     /* the next batch starts at key itself, not after it (see engine.c) */
+};
+
+enum engine_scan_next { ENGINE_SCAN_CONTINUE, ENGINE_SCAN_STOP };
+
+/* Called once for each well-formed record of a batch, in stored-key order: its token, its
+ * user key (1..RKV_KEY_BYTES_MAX bytes) and its decoded record (tombstones and expired
+ * records included). key and rec point into WiredTiger's memory and are valid during the
+ * call only: copy what you keep. The callback must not call any engine function on the
+ * shard (asserted: the cursor is positioned on the record). ENGINE_SCAN_STOP ends the batch
+ * after this record. */
+typedef enum engine_scan_next engine_scan_fn(void *arg, uint64_t token, const uint8_t *key, size_t key_bytes,
+                                             const struct record_view *rec);
+
+struct engine_scan_result {
+    uint32_t examined_count; /* records read: visited + corrupt, at most max_records */
+    uint32_t visited_count;  /* records handed to the callback */
+    uint32_t corrupt_count;  /* records skipped: a value record_decode() refuses, or a stored
+                              * key outside 9..REC_STORED_KEY_BYTES_MAX bytes */
+    bool end;                /* the scan has passed the last record: start again from zero */
+};
+
+/* Examines the records after *pos in stored-key order, at most max_records (>= 1) of them,
+ * calling visit for each well-formed one, and moves *pos past every record examined. Corrupt
+ * records are counted, skipped and logged in one line per batch; they never end the scan.
+ * result_out->end is set when no record is left after *pos, including when the batch ends
+ * on the last record (the batch looks one record ahead), so a table of N records takes
+ * exactly ceil(N / max_records) batches when visit never stops early and every stored key
+ * is well-formed. A batch also ends after a stored key longer than the maximum: the next
+ * one passes over every key that shares its first REC_STORED_KEY_BYTES_MAX bytes (all of
+ * them malformed), so such a run counts as one corrupt record.
+ * Errors: RKV_BUSY (WiredTiger asked for a retry) or RKV_IO; *pos and result_out still
+ * describe the records examined before the failure, so the next batch resumes after them.
+ * Shard thread only; ends the view of the previous engine_read(); holds no cursor position
+ * when it returns. */
+enum rkv_err engine_scan_batch(struct engine_shard *s, struct engine_scan_pos *pos, uint32_t max_records, void *arg,
+                               engine_scan_fn *visit, struct engine_scan_result *result_out);
+
 /* Ends the last engine_read()'s view: the cursor gives up its position and the snapshot it
  * pins, so an idle shard holds no WiredTiger read snapshot. Call once per loop turn after
  * the views of the turn were copied. */
@@ -55,8 +116,8 @@ enum rkv_err engine_log_flush(struct engine_shard *s);
 
 /* ---- Test support: never called on the data path ----
  * Tests may not include <wiredtiger.h> (tests/arch), so what they need to see of or plant in
- * a shard's table goes through these two. Both run on the shard's thread and end the view of
- * the previous engine_read(). */
+ * a shard's table goes through these. All run on the shard's thread and end the view of the
+ * previous engine_read(). */
 
 /* Stores `bytes` verbatim as the stored value of (token, key), bypassing record_hdr_encode()
  * and its invariants, so that a test can plant a corrupt record. Not durable until the next
@@ -66,6 +127,11 @@ enum rkv_err engine_test_write_raw(struct engine_shard *s, uint64_t token, const
 
 /* Calls visit once per stored key of s's table, in the table's order (a full scan: for
  * small test tables only). stored_key is valid during the call only. */
+/* Stores `bytes` under a stored key given verbatim (not built by record_key_encode(), so it
+ * may be shorter or longer than any key ringkv writes), for tests of corrupt keys. */
+enum rkv_err engine_test_write_raw_key(struct engine_shard *s, const uint8_t *stored_key, size_t stored_key_bytes,
+                                       const uint8_t *bytes, size_t bytes_len);
+
 typedef void engine_test_key_fn(void *arg, const uint8_t *stored_key, size_t stored_key_bytes);
 enum rkv_err engine_test_scan_keys(struct engine_shard *s, void *arg, engine_test_key_fn *visit);
 

@@ -126,7 +126,8 @@ enum rkv_err kv_delete(struct engine_shard *s, struct hlc *clock, uint64_t now_m
         .origin = origin,
         .timestamp = kv_stamp(clock, now_ms, &prior),
         .version = prior.version + 1,
-        .expiry_ms = 0,
+        /* A tombstone's expiry_ms is when the key died: the purge counts its grace from it. */
+        .expiry_ms = now_ms,
     };
     err = engine_write(s, token, key, key_bytes, &hdr, NULL, 0);
     if (err != RKV_OK)

@@ -44,7 +44,8 @@ enum rkv_err kv_get(struct engine_shard *s, uint64_t now_ms, uint64_t token, con
                     size_t key_bytes, struct record_view *view_out);
 
 /* Writes a tombstone (always, even over a missing key, so that replicas learn of the
- * delete). result_out gets the tombstone's version and timestamp. */
+ * delete) whose died_ms (the expiry_ms field) is now_ms: the sweep purges it once its grace
+ * has passed from then. result_out gets the tombstone's version and timestamp. */
 enum rkv_err kv_delete(struct engine_shard *s, struct hlc *clock, uint64_t now_ms, uint64_t token,
                        const uint8_t *key, size_t key_bytes, uint32_t origin,
                        struct kv_result *result_out);

@@ -40,10 +40,9 @@ void record_hdr_encode(uint8_t out[REC_HDR_BYTES], const struct record_hdr *hdr,
     RKV_ASSERT((hdr->flags & ~REC_F_KNOWN) == 0);
     RKV_ASSERT(hdr->version >= 1);
     RKV_ASSERT(value_bytes <= RKV_VALUE_BYTES_MAX);
-    if (hdr->flags & REC_F_TOMBSTONE) {
+    /* A tombstone's expiry_ms is the time its key died, so any value is legal there. */
+    if (hdr->flags & REC_F_TOMBSTONE)
         RKV_ASSERT(value_bytes == 0);
-        RKV_ASSERT(hdr->expiry_ms == 0);
-    }
     out[REC_OFF_FORMAT] = (uint8_t)REC_FORMAT_V1;
     out[REC_OFF_FLAGS] = hdr->flags;
     store_be16(out + REC_OFF_RESERVED, 0);
@@ -83,7 +82,7 @@ enum rkv_err record_decode(const uint8_t *buf, size_t len, struct record_view *v
     uint32_t value_bytes = (uint32_t)(len - REC_HDR_BYTES);
     if (hdr.version == 0)
         return RKV_CORRUPT;
-    if ((flags & REC_F_TOMBSTONE) && (value_bytes != 0 || hdr.expiry_ms != 0))
+    if ((flags & REC_F_TOMBSTONE) && value_bytes != 0)
         return RKV_CORRUPT;
 
     view_out->hdr = hdr;
@@ -100,4 +99,25 @@ bool record_visible(const struct record_hdr *hdr, uint64_t now_ms)
     if (hdr->flags & REC_F_TOMBSTONE)
         return false;
     return hdr->expiry_ms == 0 || now_ms < hdr->expiry_ms;
+}
+
+/* Same boundary as record_visible(): the record is hidden, and so expired, from now_ms ==
+ * expiry_ms on. */
+bool record_expired(const struct record_hdr *hdr, uint64_t now_ms)
+{
+    RKV_ASSERT(hdr != NULL);
+    if (hdr->flags & REC_F_TOMBSTONE)
+        return false;
+    return hdr->expiry_ms != 0 && now_ms >= hdr->expiry_ms;
+}
+
+bool record_purgeable(const struct record_hdr *hdr, uint64_t now_ms, uint64_t grace_ms)
+{
+    RKV_ASSERT(hdr != NULL);
+    if (!(hdr->flags & REC_F_TOMBSTONE))
+        return false;
+    uint64_t died_ms = hdr->expiry_ms;
+    if (died_ms > UINT64_MAX - grace_ms)
+        return false; /* the grace ends past the end of time */
+    return now_ms >= died_ms + grace_ms;
 }

@@ -13,12 +13,19 @@
  *        4    4 origin     32-bit hash of the node id that stamped the write (LWW ties)
  *        8    8 timestamp  HLC timestamp of the write: physical ms << 16 | logical counter
  *       16    8 version    1 for the first write of a key, +1 for every later write
- *       24    8 expiry_ms  absolute wall-clock ms from which the record is hidden; 0 never
+ *       24    8 expiry_ms  live record: absolute wall-clock ms from which it is hidden, 0 never;
+ *                          tombstone: wall-clock ms at which the key died (died_ms)
  *       32    v value      the value bytes (none for a tombstone)
  *
- * Invariants, asserted by record_encode() and checked by record_decode() (RKV_CORRUPT):
- * a tombstone has no value bytes and no expiry; version >= 1; format is REC_FORMAT_V1;
- * reserved bytes and unknown flags are zero; value_bytes <= RKV_VALUE_BYTES_MAX. */
+ * A tombstone's died_ms is the time of the delete, or the expiry of the record the sweep
+ * turned into it; the purge removes the tombstone once now_ms >= died_ms + grace
+ * (record_purgeable()). The field kept its offset and format version 1: no release ever
+ * wrote the earlier rule (a tombstone's expiry_ms was 0).
+ *
+ * Invariants, asserted by record_hdr_encode() and checked by record_decode() (RKV_CORRUPT):
+ * a tombstone has no value bytes (its expiry_ms, died_ms, may hold any value); version >= 1;
+ * format is REC_FORMAT_V1; reserved bytes and unknown flags are zero;
+ * value_bytes <= RKV_VALUE_BYTES_MAX. */
 #ifndef RKV_STORAGE_RECORD_H
 #define RKV_STORAGE_RECORD_H
 
@@ -63,5 +70,15 @@ enum rkv_err record_decode(const uint8_t *buf, size_t len, struct record_view *v
 
 /* True when the record is a live value at now_ms: not a tombstone and not expired. */
 bool record_visible(const struct record_hdr *hdr, uint64_t now_ms);
+
+/* True when hdr is a live record with an expiry that now_ms has reached (now_ms >=
+ * expiry_ms): the sweep turns it into a tombstone. False for tombstones and for records
+ * without an expiry. */
+bool record_expired(const struct record_hdr *hdr, uint64_t now_ms);
+
+/* True when hdr is a tombstone whose grace has run out: now_ms >= died_ms + grace_ms (the
+ * sum saturates, so a died_ms near UINT64_MAX read from disk is never purged rather than
+ * purged at once). False for live records. */
+bool record_purgeable(const struct record_hdr *hdr, uint64_t now_ms, uint64_t grace_ms);
 
 #endif

@@ -116,6 +116,10 @@ Test(config, no_flags_give_the_documented_defaults)
     cr_assert_eq(cfg.conns_per_shard, RKV_CONNS_PER_SHARD_DEFAULT);
     cr_assert_eq(cfg.idle_timeout_s, RKV_IDLE_TIMEOUT_S_DEFAULT);
     cr_assert_eq(cfg.cache_bytes, RKV_WT_CACHE_BYTES_DEFAULT);
+    cr_assert_eq(cfg.sweep_interval_s, 10u);
+    cr_assert_eq(cfg.sweep_interval_s, RKV_SWEEP_INTERVAL_S_DEFAULT);
+    cr_assert_eq(cfg.tombstone_grace_s, 72u * 3600u, "72 hours");
+    cr_assert_eq(cfg.tombstone_grace_s, RKV_TOMBSTONE_GRACE_S_DEFAULT);
     cr_assert(cfg.pin_threads);
     cr_assert_eq(cfg.log_level, RKV_LOG_INFO);
 }
@@ -529,6 +533,58 @@ Test(config, idle_timeout_at_its_limits)
     PARSE_ERR("--idle-timeout: must be an integer from 1 to 86400, got \"86401\"", "--idle-timeout", "86401");
 }
 
+/* ---- --sweep-interval and --tombstone-grace ----------------------------------------- */
+
+Test(config, sweep_interval_at_its_limits)
+{
+    struct rkv_config cfg;
+    PARSE_ERR("--sweep-interval: must be an integer from 1 to 86400, got \"0\"", "--sweep-interval", "0");
+    PARSE_OK(&cfg, "--sweep-interval", "1");
+    cr_assert_eq(cfg.sweep_interval_s, 1u);
+    PARSE_OK(&cfg, "--sweep-interval=86400");
+    cr_assert_eq(cfg.sweep_interval_s, RKV_SWEEP_INTERVAL_S_MAX);
+    PARSE_ERR("--sweep-interval: must be an integer from 1 to 86400, got \"86401\"", "--sweep-interval", "86401");
+    PARSE_ERR("--sweep-interval: must be an integer from 1 to 86400, got \"10s\"", "--sweep-interval", "10s");
+    PARSE_ERR("--sweep-interval: must be an integer from 1 to 86400, got \"-1\"", "--sweep-interval=-1");
+    PARSE_ERR("--sweep-interval: missing value", "--sweep-interval");
+}
+
+Test(config, tombstone_grace_at_its_limits)
+{
+    struct rkv_config cfg;
+    PARSE_OK(&cfg, "--tombstone-grace", "0");
+    cr_assert_eq(cfg.tombstone_grace_s, 0u, "a grace of 0 is allowed");
+    PARSE_OK(&cfg, "--tombstone-grace", "1");
+    cr_assert_eq(cfg.tombstone_grace_s, 1u);
+    PARSE_OK(&cfg, "--tombstone-grace", "315360000");
+    cr_assert_eq(cfg.tombstone_grace_s, RKV_TOMBSTONE_GRACE_S_MAX);
+    cr_assert_eq(cfg.tombstone_grace_s, RKV_TTL_S_MAX, "ten years, like the longest TTL");
+    PARSE_ERR("--tombstone-grace: must be an integer from 0 to 315360000, got \"315360001\"",
+              "--tombstone-grace", "315360001");
+    PARSE_ERR("--tombstone-grace: must be an integer from 0 to 315360000, got \"18446744073709551616\"",
+              "--tombstone-grace", "18446744073709551616");
+    PARSE_ERR("--tombstone-grace: must be an integer from 0 to 315360000, got \"\"", "--tombstone-grace=");
+    PARSE_ERR("--tombstone-grace: must be an integer from 0 to 315360000, got \"72h\"", "--tombstone-grace", "72h");
+}
+
+Test(config, sweep_settings_from_the_file_yield_to_the_flags)
+{
+    static const char *const args[] = { "--config", "@FILE", "--tombstone-grace", "5", NULL };
+    struct rkv_config cfg;
+    char err[ERR_CAP];
+    enum config_rc rc = parse_with_file("sweep-interval = 2\ntombstone-grace = 600\n", args, &cfg, err, NULL);
+    cr_assert_eq(rc, CONFIG_OK, "%s", err);
+    cr_assert_eq(cfg.sweep_interval_s, 2u);
+    cr_assert_eq(cfg.tombstone_grace_s, 5u);
+}
+
+Test(config, file_bad_sweep_values_name_file_line_and_key)
+{
+    file_err("sweep-interval = 0\n", "1: sweep-interval: must be an integer from 1 to 86400, got \"0\"");
+    file_err("shards = 1\ntombstone-grace = 315360001\n",
+             "2: tombstone-grace: must be an integer from 0 to 315360000, got \"315360001\"");
+}
+
 /* ---- --cache-size ------------------------------------------------------------------- */
 
 #define CACHE_MSG(v) "--cache-size: must be a byte count of at least 200M (suffix K, M or G allowed), got \"" v "\""
@@ -620,6 +676,7 @@ Test(config, usage_describes_every_flag_and_the_exit_codes)
     const char *u = config_usage();
     static const char *const flags[] = { "--node-id", "--data",      "--listen",     "--shards",
                                          "--vnodes",  "--max-conns", "--idle-timeout", "--cache-size",
+                                         "--sweep-interval", "--tombstone-grace",
                                          "--no-pin",  "--log-level", "--config",     "--help" };
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
         cr_assert_not_null(strstr(u, flags[i]), "usage lacks %s", flags[i]);
@@ -649,6 +706,14 @@ Test(config, usage_states_the_defaults_and_bounds_of_the_limits)
     cr_assert_not_null(strstr(u, "(default: ./data)"));
     cr_assert_not_null(strstr(u, "(default: node1)"));
     cr_assert_not_null(strstr(u, "(default: info)"));
+    snprintf(s, sizeof s, "1 to %u\n                      (default: %u)", RKV_SWEEP_INTERVAL_S_MAX,
+             RKV_SWEEP_INTERVAL_S_DEFAULT);
+    cr_assert_not_null(strstr(u, s), "%s", s);
+    snprintf(s, sizeof s, "0 to %u (ten years)", RKV_TOMBSTONE_GRACE_S_MAX);
+    cr_assert_not_null(strstr(u, s), "%s", s);
+    snprintf(s, sizeof s, "(default: %u, 72 hours)", RKV_TOMBSTONE_GRACE_S_DEFAULT);
+    cr_assert_not_null(strstr(u, s), "%s", s);
+    cr_assert_not_null(strstr(u, "sweep-interval, tombstone-grace"), "the file keys are listed");
 }
 
 /* ---- the INI file ------------------------------------------------------------------- */
@@ -665,6 +730,8 @@ Test(config, file_without_a_section_sets_every_key)
                                         "max-conns = 100\n"
                                         "idle-timeout = 60\n"
                                         "cache-size = 1G\n"
+                                        "sweep-interval = 30\n"
+                                        "tombstone-grace = 0\n"
                                         "pin = false\n"
                                         "log-level = debug\n",
                                         &cfg, err, NULL);
@@ -678,6 +745,8 @@ Test(config, file_without_a_section_sets_every_key)
     cr_assert_eq(cfg.conns_per_shard, 100u);
     cr_assert_eq(cfg.idle_timeout_s, 60u);
     cr_assert_eq(cfg.cache_bytes, 1ull << 30);
+    cr_assert_eq(cfg.sweep_interval_s, 30u);
+    cr_assert_eq(cfg.tombstone_grace_s, 0u);
     cr_assert_not(cfg.pin_threads);
     cr_assert_eq(cfg.log_level, RKV_LOG_DEBUG);
 }

@@ -423,3 +423,457 @@ Test(engine, shard_index_past_the_shard_count_aborts, .signal = SIGABRT)
     struct engine_shard *s = NULL;
     (void)engine_shard_open(e, 2, &s);
 }
+
+/* ---- engine_remove ---- */
+
+Test(engine, remove_deletes_the_record_without_a_tombstone)
+{
+    struct engine *e = open_ok("n1", 1);
+    struct engine_shard *s = shard_ok(e, 0);
+    write_ok(s, 42, "alpha", 1, "one");
+    write_ok(s, 42, "beta", 1, "two");
+    cr_assert_eq(engine_remove(s, 42, (const uint8_t *)"alpha", 5), RKV_OK);
+    assert_missing(s, 42, "alpha");
+    assert_reads(s, 42, "beta", 1, "two");
+    struct key_list l = { 0 };
+    cr_assert_eq(engine_test_scan_keys(s, &l, collect_key), RKV_OK);
+    cr_assert_eq(l.count, 1u, "only beta is left in the table");
+    /* The key can be written again afterwards, and the removal survives a reopen. */
+    write_ok(s, 42, "alpha", 1, "again");
+    assert_reads(s, 42, "alpha", 1, "again");
+    cr_assert_eq(engine_remove(s, 42, (const uint8_t *)"alpha", 5), RKV_OK);
+    engine_shard_close(s);
+    engine_close(e);
+    e = open_ok("n1", 1);
+    s = shard_ok(e, 0);
+    assert_missing(s, 42, "alpha");
+    assert_reads(s, 42, "beta", 1, "two");
+    engine_shard_close(s);
+    engine_close(e);
+}
+
+Test(engine, remove_of_a_missing_key_is_ok)
+{
+    struct engine *e = open_ok("n1", 1);
+    struct engine_shard *s = shard_ok(e, 0);
+    cr_assert_eq(engine_remove(s, 1, (const uint8_t *)"never", 5), RKV_OK);
+    write_ok(s, 1, "k", 1, "v");
+    cr_assert_eq(engine_remove(s, 1, (const uint8_t *)"k", 1), RKV_OK);
+    cr_assert_eq(engine_remove(s, 1, (const uint8_t *)"k", 1), RKV_OK);
+    assert_missing(s, 1, "k");
+    engine_shard_close(s);
+    engine_close(e);
+}
+
+/* ---- engine_scan_batch ---- */
+
+/* What a scan callback saw, across batches. */
+struct scan_seen {
+    size_t count;
+    size_t cap;
+    uint8_t (*keys)[REC_STORED_KEY_BYTES_MAX]; /* stored keys, rebuilt from token and key */
+    size_t *bytes;
+    uint64_t *versions;
+    uint32_t stop_every;     /* answer ENGINE_SCAN_STOP at every stop_every-th visit; 0 never */
+    struct engine_shard *reenter; /* when set, the callback calls engine_read on it */
+};
+
+static void seen_init(struct scan_seen *sn, size_t cap)
+{
+    memset(sn, 0, sizeof *sn);
+    sn->cap = cap;
+    sn->keys = calloc(cap, sizeof *sn->keys);
+    sn->bytes = calloc(cap, sizeof *sn->bytes);
+    sn->versions = calloc(cap, sizeof *sn->versions);
+    cr_assert(sn->keys != NULL && sn->bytes != NULL && sn->versions != NULL);
+}
+
+static void seen_free(struct scan_seen *sn)
+{
+    free(sn->keys);
+    free(sn->bytes);
+    free(sn->versions);
+}
+
+static enum engine_scan_next seen_visit(void *arg, uint64_t token, const uint8_t *key, size_t key_bytes,
+                                        const struct record_view *rec)
+{
+    struct scan_seen *sn = arg;
+    if (sn->reenter != NULL) {
+        struct record_view v;
+        (void)engine_read(sn->reenter, token, key, key_bytes, &v);
+    }
+    cr_assert_lt(sn->count, sn->cap);
+    cr_assert_geq(key_bytes, 1u);
+    cr_assert_leq(key_bytes, RKV_KEY_BYTES_MAX);
+    sn->bytes[sn->count] = record_key_encode(sn->keys[sn->count], token, key, key_bytes);
+    sn->versions[sn->count] = rec->hdr.version;
+    sn->count++;
+    return sn->stop_every != 0 && sn->count % sn->stop_every == 0 ? ENGINE_SCAN_STOP : ENGINE_SCAN_CONTINUE;
+}
+
+/* Token and key of record i of a test table: tokens spread over the ring out of write
+ * order, and some records share a token. */
+static uint64_t table_token(uint32_t i) { return (uint64_t)(i % 997u) * 0x9E3779B97F4A7C15ull; }
+static void table_key(uint32_t i, char out[16]) { snprintf(out, 16, "k%06u", i); }
+
+static void table_fill(struct engine_shard *s, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        char k[16];
+        table_key(i, k);
+        write_ok(s, table_token(i), k, 1 + i % 5u, "v");
+    }
+}
+
+static int stored_key_cmp(const uint8_t *a, size_t na, const uint8_t *b, size_t nb)
+{
+    int c = memcmp(a, b, na < nb ? na : nb);
+    return c != 0 ? c : (na < nb ? -1 : na > nb ? 1 : 0);
+}
+
+/* Scans the whole table in batches of max_records; returns the number of batches and checks
+ * the bound of each one. */
+static uint32_t scan_all(struct engine_shard *s, uint32_t max_records, struct scan_seen *sn)
+{
+    struct engine_scan_pos pos = { 0 };
+    uint32_t batches = 0;
+    for (;;) {
+        struct engine_scan_result r;
+        cr_assert_eq(engine_scan_batch(s, &pos, max_records, sn, seen_visit, &r), RKV_OK);
+        batches++;
+        cr_assert_leq(r.examined_count, max_records);
+        cr_assert_eq(r.examined_count, r.visited_count + r.corrupt_count);
+        if (r.end)
+            return batches;
+        cr_assert_geq(r.examined_count, 1u, "a batch that is not the last one makes progress");
+        cr_assert_lt(batches, 100000u, "the scan ends");
+    }
+}
+
+static void assert_seen_sorted_once(const struct scan_seen *sn)
+{
+    for (size_t i = 1; i < sn->count; i++)
+        cr_assert_lt(stored_key_cmp(sn->keys[i - 1], sn->bytes[i - 1], sn->keys[i], sn->bytes[i]), 0,
+                     "record %zu is not after record %zu", i, i - 1);
+}
+
+Test(engine, scan_of_an_empty_table_ends_in_one_batch)
+{
+    struct engine *e = open_ok("n1", 1);
+    struct engine_shard *s = shard_ok(e, 0);
+    struct scan_seen sn;
+    seen_init(&sn, 1);
+    struct engine_scan_pos pos = { 0 };
+    struct engine_scan_result r;
+    cr_assert_eq(engine_scan_batch(s, &pos, 10, &sn, seen_visit, &r), RKV_OK);
+    cr_assert(r.end);
+    cr_assert_eq(r.examined_count, 0u);
+    cr_assert_eq(sn.count, 0u);
+    seen_free(&sn);
+    engine_shard_close(s);
+    engine_close(e);
+}
+
+Test(engine, scan_in_batches_sees_every_record_once_in_stored_key_order)
+{
+    struct engine *e = open_ok("n1", 1);
+    struct engine_shard *s = shard_ok(e, 0);
+    const uint32_t n = 2000;
+    table_fill(s, n);
+    const uint32_t sizes[] = { 1, 7, 256, 1999, 2000, 2001 };
+    for (size_t t = 0; t < RKV_ARRAY_LEN(sizes); t++) {
+        struct scan_seen sn;
+        seen_init(&sn, n);
+        uint32_t batches = scan_all(s, sizes[t], &sn);
+        cr_assert_eq(batches, (n + sizes[t] - 1) / sizes[t], "batch size %u", sizes[t]);
+        cr_assert_eq(sn.count, n, "batch size %u", sizes[t]);
+        assert_seen_sorted_once(&sn);
+        seen_free(&sn);
+    }
+    /* Every written record is among those seen (sorted and distinct, so the count settles it
+     * once each one is found). */
+    struct scan_seen sn;
+    seen_init(&sn, n);
+    scan_all(s, 64, &sn);
+    for (uint32_t i = 0; i < n; i++) {
+        char k[16];
+        table_key(i, k);
+        uint8_t want[REC_STORED_KEY_BYTES_MAX];
+        size_t wn = record_key_encode(want, table_token(i), (const uint8_t *)k, strlen(k));
+        bool found = false;
+        for (size_t j = 0; j < sn.count && !found; j++)
+            found = sn.bytes[j] == wn && memcmp(sn.keys[j], want, wn) == 0 && sn.versions[j] == 1 + i % 5u;
+        cr_assert(found, "record %u was not seen", i);
+    }
+    seen_free(&sn);
+    engine_shard_close(s);
+    engine_close(e);
+}
+
+Test(engine, scan_after_a_reopen_reads_the_chunks_on_disk_and_skips_removed_records)
+{
+    struct engine *e = open_ok("n1", 1);
+    struct engine_shard *s = shard_ok(e, 0);
+    const uint32_t n = 3000;
+    table_fill(s, n);
+    engine_shard_close(s);
+    engine_close(e); /* a checkpoint: the records now come from chunks on disk */
+    e = open_ok("n1", 1);
+    s = shard_ok(e, 0);
+    /* Removed after the reopen: the removal lives in the in-memory chunk, over the disk. */
+    for (uint32_t i = 0; i < n; i += 3) {
+        char k[16];
+        table_key(i, k);
+        cr_assert_eq(engine_remove(s, table_token(i), (const uint8_t *)k, strlen(k)), RKV_OK);
+    }
+    struct scan_seen sn;
+    seen_init(&sn, n);
+    cr_assert_eq(scan_all(s, 100, &sn), (n - n / 3 + 99) / 100);
+    cr_assert_eq(sn.count, n - n / 3);
+    assert_seen_sorted_once(&sn);
+    seen_free(&sn);
+    engine_shard_close(s);
+    engine_close(e);
+}
+
+Test(engine, scan_batch_that_ends_on_the_last_record_reports_the_end)
+{
+    struct engine *e = open_ok("n1", 1);
+    struct engine_shard *s = shard_ok(e, 0);
+    table_fill(s, 64);
+    struct scan_seen sn;
+    seen_init(&sn, 64);
+    struct engine_scan_pos pos = { 0 };
+    struct engine_scan_result r;
+    for (int b = 0; b < 3; b++) {
+        cr_assert_eq(engine_scan_batch(s, &pos, 16, &sn, seen_visit, &r), RKV_OK);
+        cr_assert_eq(r.examined_count, 16u);
+        cr_assert_not(r.end, "batch %d", b);
+    }
+    cr_assert_eq(engine_scan_batch(s, &pos, 16, &sn, seen_visit, &r), RKV_OK);
+    cr_assert_eq(r.examined_count, 16u);
+    cr_assert(r.end, "the fourth batch of 16 ends a table of 64");
+    cr_assert_eq(sn.count, 64u);
+    seen_free(&sn);
+    engine_shard_close(s);
+    engine_close(e);
+}
+
+Test(engine, scan_callback_stop_ends_the_batch_after_that_record)
+{
+    struct engine *e = open_ok("n1", 1);
+    struct engine_shard *s = shard_ok(e, 0);
+    table_fill(s, 100);
+    struct scan_seen sn;
+    seen_init(&sn, 100);
+    sn.stop_every = 3;
+    struct engine_scan_pos pos = { 0 };
+    struct engine_scan_result r;
+    cr_assert_eq(engine_scan_batch(s, &pos, 50, &sn, seen_visit, &r), RKV_OK);
+    cr_assert_eq(r.examined_count, 3u);
+    cr_assert_eq(sn.count, 3u);
+    cr_assert_not(r.end);
+    cr_assert_eq(pos.key_bytes, sn.bytes[2], "the position is the last record visited");
+    cr_assert_eq(memcmp(pos.key, sn.keys[2], pos.key_bytes), 0);
+    sn.stop_every = 0;
+    cr_assert_eq(engine_scan_batch(s, &pos, 200, &sn, seen_visit, &r), RKV_OK);
+    cr_assert(r.end);
+    cr_assert_eq(sn.count, 100u);
+    assert_seen_sorted_once(&sn);
+    seen_free(&sn);
+    engine_shard_close(s);
+    engine_close(e);
+}
+
+Test(engine, scan_resumes_correctly_after_writes_and_removes_between_batches)
+{
+    struct engine *e = open_ok("n1", 1);
+    struct engine_shard *s = shard_ok(e, 0);
+    /* Tokens 10, 20, ..., 1000, one key each. */
+    for (uint64_t t = 10; t <= 1000; t += 10)
+        write_ok(s, t, "k", 1, "v");
+    struct scan_seen sn;
+    seen_init(&sn, 200);
+    struct engine_scan_pos pos = { 0 };
+    struct engine_scan_result r;
+    cr_assert_eq(engine_scan_batch(s, &pos, 50, &sn, seen_visit, &r), RKV_OK);
+    cr_assert_eq(load_be64(pos.key), 500u);
+
+    cr_assert_eq(engine_remove(s, 500, (const uint8_t *)"k", 1), RKV_OK); /* the position itself */
+    cr_assert_eq(engine_remove(s, 510, (const uint8_t *)"k", 1), RKV_OK); /* the next one */
+    write_ok(s, 505, "k", 1, "v");  /* ahead: seen */
+    write_ok(s, 5, "k", 1, "v");    /* behind: not seen by this scan */
+    write_ok(s, 300, "k", 2, "v");  /* rewritten behind: not seen again */
+    write_ok(s, 700, "k", 3, "v");  /* rewritten ahead: seen once, in its new version */
+    write_ok(s, 1000, "z", 1, "v"); /* a new last record */
+
+    while (!r.end)
+        cr_assert_eq(engine_scan_batch(s, &pos, 50, &sn, seen_visit, &r), RKV_OK);
+    assert_seen_sorted_once(&sn);
+    cr_assert_eq(sn.count, 50u + 1u + 49u + 1u);
+    cr_assert_eq(load_be64(sn.keys[50]), 505u, "the first record after the removed position");
+    cr_assert_eq(load_be64(sn.keys[51]), 520u);
+    for (size_t i = 0; i < sn.count; i++) {
+        uint64_t t = load_be64(sn.keys[i]);
+        cr_assert_neq(t, 5u);
+        cr_assert_neq(t, 510u);
+        if (t == 700)
+            cr_assert_eq(sn.versions[i], 3u);
+    }
+    cr_assert_eq(load_be64(sn.keys[sn.count - 1]), 1000u);
+    cr_assert_eq(sn.keys[sn.count - 1][8], 'z');
+    seen_free(&sn);
+    engine_shard_close(s);
+    engine_close(e);
+}
+
+Test(engine, scan_visits_tombstones_and_expired_records_raw)
+{
+    struct engine *e = open_ok("n1", 1);
+    struct engine_shard *s = shard_ok(e, 0);
+    struct record_hdr t = { .flags = REC_F_TOMBSTONE, .timestamp = 9, .version = 4, .expiry_ms = 77 };
+    cr_assert_eq(engine_write(s, 1, (const uint8_t *)"dead", 4, &t, NULL, 0), RKV_OK);
+    struct record_hdr x = { .timestamp = 9, .version = 2, .expiry_ms = 1 };
+    cr_assert_eq(engine_write(s, 2, (const uint8_t *)"expired", 7, &x, (const uint8_t *)"v", 1), RKV_OK);
+    struct scan_seen sn;
+    seen_init(&sn, 4);
+    cr_assert_eq(scan_all(s, 10, &sn), 1u);
+    cr_assert_eq(sn.count, 2u);
+    cr_assert_eq(sn.versions[0], 4u);
+    cr_assert_eq(sn.versions[1], 2u);
+    seen_free(&sn);
+    engine_shard_close(s);
+    engine_close(e);
+}
+
+/* Counts corrupt records over a whole scan. */
+static uint32_t scan_all_corrupt(struct engine_shard *s, uint32_t max_records, struct scan_seen *sn)
+{
+    struct engine_scan_pos pos = { 0 };
+    struct engine_scan_result r = { 0 };
+    uint32_t corrupt = 0;
+    for (uint32_t b = 0; !r.end; b++) {
+        cr_assert_lt(b, 1000u, "the scan ends");
+        cr_assert_eq(engine_scan_batch(s, &pos, max_records, sn, seen_visit, &r), RKV_OK);
+        corrupt += r.corrupt_count;
+    }
+    return corrupt;
+}
+
+Test(engine, scan_counts_and_skips_corrupt_values_and_malformed_keys)
+{
+    struct engine *e = open_ok("n1", 1);
+    struct engine_shard *s = shard_ok(e, 0);
+    write_ok(s, 0x10, "a", 1, "v");
+    uint8_t bad[REC_HDR_BYTES] = { REC_FORMAT_V1 }; /* version 0 */
+    cr_assert_eq(engine_test_write_raw(s, 0x20, (const uint8_t *)"bad", 3, bad, sizeof bad), RKV_OK);
+    write_ok(s, 0x30, "b", 1, "v");
+    /* A well-formed value under keys ringkv never writes: 3 bytes, a token alone (8 bytes),
+     * and 300 bytes (over the 264-byte maximum), twice with one prefix. */
+    uint8_t good[REC_HDR_BYTES];
+    struct record_hdr h = { .version = 1 };
+    record_hdr_encode(good, &h, 0);
+    const uint8_t short_key[3] = { 0, 0, 0 };
+    cr_assert_eq(engine_test_write_raw_key(s, short_key, sizeof short_key, good, sizeof good), RKV_OK);
+    uint8_t k[300];
+    store_be64(k, 0x40);
+    cr_assert_eq(engine_test_write_raw_key(s, k, 8, good, sizeof good), RKV_OK);
+    memset(k + 8, 'x', sizeof k - 8);
+    cr_assert_eq(engine_test_write_raw_key(s, k, sizeof k, good, sizeof good), RKV_OK);
+    k[299] = 'y';
+    cr_assert_eq(engine_test_write_raw_key(s, k, sizeof k, good, sizeof good), RKV_OK);
+    /* A well-formed record of the maximum length that shares their first 264 bytes sorts
+     * before them and is visited; one after them is visited too. */
+    cr_assert_eq(engine_write(s, 0x40, k + 8, RKV_KEY_BYTES_MAX, &h, NULL, 0), RKV_OK);
+    write_ok(s, 0x40, "y", 1, "v");
+    write_ok(s, 0x50, "c", 1, "v");
+
+    const uint32_t sizes[] = { 1, 2, 100 };
+    for (size_t t = 0; t < RKV_ARRAY_LEN(sizes); t++) {
+        struct scan_seen sn;
+        seen_init(&sn, 16);
+        uint32_t corrupt = scan_all_corrupt(s, sizes[t], &sn);
+        /* The two over-long keys are passed over as one run, counted once. */
+        cr_assert_eq(corrupt, 4u, "batch size %u: %u corrupt, %zu seen", sizes[t], corrupt, sn.count);
+        cr_assert_eq(sn.count, 5u, "batch size %u", sizes[t]);
+        assert_seen_sorted_once(&sn);
+        cr_assert_eq(sn.keys[0][8], 'a');
+        cr_assert_eq(sn.keys[1][8], 'b');
+        cr_assert_eq(sn.bytes[2], REC_STORED_KEY_BYTES_MAX, "the longest well-formed key");
+        cr_assert_eq(sn.keys[3][8], 'y');
+        cr_assert_eq(sn.keys[4][8], 'c');
+        seen_free(&sn);
+    }
+    engine_shard_close(s);
+    engine_close(e);
+}
+
+Test(engine, scan_passes_over_an_over_long_key_of_all_ff_bytes_at_the_end)
+{
+    struct engine *e = open_ok("n1", 1);
+    struct engine_shard *s = shard_ok(e, 0);
+    write_ok(s, 1, "a", 1, "v");
+    uint8_t good[REC_HDR_BYTES];
+    struct record_hdr h = { .version = 1 };
+    record_hdr_encode(good, &h, 0);
+    uint8_t k[REC_STORED_KEY_BYTES_MAX + 1];
+    memset(k, 0xff, sizeof k);
+    cr_assert_eq(engine_test_write_raw_key(s, k, sizeof k, good, sizeof good), RKV_OK);
+    struct scan_seen sn;
+    seen_init(&sn, 4);
+    cr_assert_eq(scan_all_corrupt(s, 1, &sn), 1u);
+    cr_assert_eq(sn.count, 1u);
+    seen_free(&sn);
+    engine_shard_close(s);
+    engine_close(e);
+}
+
+Test(engine, scan_holds_no_position_between_batches)
+{
+    struct engine *e = open_ok("n1", 1);
+    struct engine_shard *s = shard_ok(e, 0);
+    table_fill(s, 10);
+    struct scan_seen sn;
+    seen_init(&sn, 10);
+    struct engine_scan_pos pos = { 0 };
+    struct engine_scan_result r;
+    cr_assert_eq(engine_scan_batch(s, &pos, 4, &sn, seen_visit, &r), RKV_OK);
+    /* Reads, writes and a flush between batches work as on an idle shard. */
+    write_ok(s, 3, "between", 1, "v");
+    assert_reads(s, 3, "between", 1, "v");
+    cr_assert_eq(engine_log_flush(s), RKV_OK);
+    while (!r.end)
+        cr_assert_eq(engine_scan_batch(s, &pos, 4, &sn, seen_visit, &r), RKV_OK);
+    assert_seen_sorted_once(&sn);
+    seen_free(&sn);
+    engine_shard_close(s);
+    engine_close(e);
+}
+
+Test(engine, engine_call_from_a_scan_callback_aborts, .signal = SIGABRT)
+{
+    struct engine *e = open_ok("n1", 1);
+    struct engine_shard *s = shard_ok(e, 0);
+    write_ok(s, 1, "a", 1, "v");
+    dir_remove(); /* the abort below skips the suite's fini */
+    test_dir[0] = '\0';
+    struct scan_seen sn;
+    seen_init(&sn, 4);
+    sn.reenter = s;
+    struct engine_scan_pos pos = { 0 };
+    struct engine_scan_result r;
+    (void)engine_scan_batch(s, &pos, 4, &sn, seen_visit, &r);
+}
+
+Test(engine, scan_batch_of_0_records_aborts, .signal = SIGABRT)
+{
+    struct engine *e = open_ok("n1", 1);
+    struct engine_shard *s = shard_ok(e, 0);
+    dir_remove();
+    test_dir[0] = '\0';
+    struct scan_seen sn = { 0 };
+    struct engine_scan_pos pos = { 0 };
+    struct engine_scan_result r;
+    (void)engine_scan_batch(s, &pos, 0, &sn, seen_visit, &r);
+}

@@ -154,6 +154,26 @@ Test(kv, delete_hides_the_key_and_stores_a_tombstone_one_version_up)
     cr_assert_eq(h.version, 3u);
     cr_assert_eq(h.timestamp, d.timestamp);
     cr_assert_eq(h.origin, ORIGIN);
+    cr_assert_eq(h.expiry_ms, T0_MS, "a tombstone's expiry_ms is when the key died");
+}
+
+Test(kv, tombstone_records_the_time_of_its_delete_as_died_ms)
+{
+    put_ttl_ok(T0_MS, "k", "a", 60);
+    delete_ok(T0_MS + 1234, "k");
+    struct record_hdr h = stored_hdr("k");
+    cr_assert_eq(h.flags, REC_F_TOMBSTONE);
+    cr_assert_eq(h.expiry_ms, T0_MS + 1234, "died at the delete, not at the value's expiry");
+    delete_ok(T0_MS + 5000, "k");
+    cr_assert_eq(stored_hdr("k").expiry_ms, T0_MS + 5000, "a second delete moves the death forward");
+}
+
+Test(kv, delete_at_time_0_stores_died_ms_0)
+{
+    delete_ok(0, "k");
+    struct record_hdr h = stored_hdr("k");
+    cr_assert_eq(h.flags, REC_F_TOMBSTONE);
+    cr_assert_eq(h.expiry_ms, 0u);
 }
 
 Test(kv, delete_of_a_missing_key_writes_a_tombstone_of_version_1)
@@ -161,6 +181,7 @@ Test(kv, delete_of_a_missing_key_writes_a_tombstone_of_version_1)
     struct kv_result d = delete_ok(T0_MS, "k");
     cr_assert_eq(d.version, 1u);
     cr_assert_eq(stored_hdr("k").flags, REC_F_TOMBSTONE);
+    cr_assert_eq(stored_hdr("k").expiry_ms, T0_MS);
     cr_assert_eq(delete_ok(T0_MS, "k").version, 2u);
 }
 

@@ -1,10 +1,12 @@
 /* Tests of the record codec (storage/record.h): exact layout, round trips at every limit,
- * every invariant rejected by the decoder with RKV_CORRUPT and asserted by the encoder. */
+ * every invariant rejected by the decoder with RKV_CORRUPT and asserted by the encoder, and
+ * the expiry and purge rules at their millisecond boundaries. */
 #include <criterion/criterion.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/bytes.h"
 #include "storage/record.h"
 
 static struct record_hdr sample_hdr(void)
@@ -147,16 +149,32 @@ Test(record, value_of_1_mib_round_trips)
     free(value);
 }
 
-Test(record, tombstone_round_trips)
+Test(record, tombstone_round_trips_with_its_died_time)
 {
     struct record_hdr h = sample_hdr();
     h.flags = REC_F_TOMBSTONE;
-    h.expiry_ms = 0;
+    h.expiry_ms = 1700000000123ull; /* died_ms */
     uint8_t *buf = stored_value(&h, NULL, 0);
     struct record_view v;
     cr_assert_eq(record_decode(buf, REC_HDR_BYTES, &v), RKV_OK);
     assert_hdr_eq(&v.hdr, &h);
+    cr_assert_eq(load_be64(buf + 24), 1700000000123ull, "died_ms sits in the expiry_ms field");
     free(buf);
+}
+
+Test(record, tombstone_died_times_of_0_and_the_maximum_round_trip)
+{
+    const uint64_t died[] = { 0, 1, UINT64_MAX };
+    for (size_t i = 0; i < sizeof died / sizeof died[0]; i++) {
+        struct record_hdr h = sample_hdr();
+        h.flags = REC_F_TOMBSTONE;
+        h.expiry_ms = died[i];
+        uint8_t buf[REC_HDR_BYTES];
+        record_hdr_encode(buf, &h, 0);
+        struct record_view v;
+        cr_assert_eq(record_decode(buf, sizeof buf, &v), RKV_OK, "died_ms %llu", (unsigned long long)died[i]);
+        assert_hdr_eq(&v.hdr, &h);
+    }
 }
 
 Test(record, extreme_field_values_round_trip)
@@ -261,16 +279,18 @@ Test(record, tombstone_with_value_bytes_is_corrupt)
     cr_assert_eq(record_decode(buf, REC_HDR_BYTES, &v), RKV_OK);
 }
 
-Test(record, tombstone_with_expiry_is_corrupt)
+Test(record, tombstone_with_a_died_time_and_value_bytes_is_corrupt)
 {
     struct record_hdr h = sample_hdr();
     h.flags = REC_F_TOMBSTONE;
-    h.expiry_ms = 0;
-    uint8_t buf[REC_HDR_BYTES];
+    h.expiry_ms = 5000;
+    uint8_t buf[REC_HDR_BYTES + 1];
     record_hdr_encode(buf, &h, 0);
-    buf[REC_HDR_BYTES - 1] = 1;
+    buf[REC_HDR_BYTES] = 'x';
     struct record_view v;
     cr_assert_eq(record_decode(buf, sizeof buf, &v), RKV_CORRUPT);
+    cr_assert_eq(record_decode(buf, REC_HDR_BYTES, &v), RKV_OK);
+    cr_assert_eq(v.hdr.expiry_ms, 5000u);
 }
 
 Test(record, value_one_byte_over_1_mib_is_corrupt)
@@ -295,11 +315,13 @@ Test(record, encoding_a_tombstone_with_value_bytes_aborts, .signal = SIGABRT)
     record_hdr_encode(out, &h, 1);
 }
 
-Test(record, encoding_a_tombstone_with_expiry_aborts, .signal = SIGABRT)
+Test(record, encoding_a_tombstone_with_a_died_time_does_not_abort)
 {
     struct record_hdr h = { .flags = REC_F_TOMBSTONE, .version = 1, .expiry_ms = 5 };
     uint8_t out[REC_HDR_BYTES];
     record_hdr_encode(out, &h, 0);
+    cr_assert_eq(out[1], REC_F_TOMBSTONE);
+    cr_assert_eq(out[REC_HDR_BYTES - 1], 5);
 }
 
 Test(record, encoding_version_0_aborts, .signal = SIGABRT)
@@ -354,4 +376,67 @@ Test(record, record_is_visible_before_expiry_and_hidden_from_expiry_ms_on)
     cr_assert(record_visible(&h, 999));
     cr_assert_not(record_visible(&h, 1000));
     cr_assert_not(record_visible(&h, 1001));
+}
+
+/* ---- expiry and purge (the sweep's two decisions) ---- */
+
+Test(record, live_record_expires_at_exactly_its_expiry_ms)
+{
+    struct record_hdr h = { .version = 1, .expiry_ms = 1000 };
+    cr_assert_not(record_expired(&h, 0));
+    cr_assert_not(record_expired(&h, 999));
+    cr_assert(record_expired(&h, 1000));
+    cr_assert(record_expired(&h, UINT64_MAX));
+    /* Expired is exactly not visible, for a live record with an expiry. */
+    for (uint64_t now = 998; now <= 1002; now++)
+        cr_assert_neq(record_expired(&h, now), record_visible(&h, now), "now %llu", (unsigned long long)now);
+}
+
+Test(record, record_without_expiry_never_expires)
+{
+    struct record_hdr h = { .version = 1, .expiry_ms = 0 };
+    cr_assert_not(record_expired(&h, 0));
+    cr_assert_not(record_expired(&h, UINT64_MAX));
+}
+
+Test(record, tombstone_never_expires_again)
+{
+    struct record_hdr h = { .flags = REC_F_TOMBSTONE, .version = 1, .expiry_ms = 1000 };
+    cr_assert_not(record_expired(&h, 1000));
+    cr_assert_not(record_expired(&h, UINT64_MAX));
+}
+
+Test(record, tombstone_is_purgeable_at_exactly_died_plus_grace)
+{
+    struct record_hdr h = { .flags = REC_F_TOMBSTONE, .version = 1, .expiry_ms = 1000 };
+    cr_assert_not(record_purgeable(&h, 1499, 500));
+    cr_assert(record_purgeable(&h, 1500, 500));
+    cr_assert(record_purgeable(&h, UINT64_MAX, 500));
+    cr_assert_not(record_purgeable(&h, 999, 0));
+    cr_assert(record_purgeable(&h, 1000, 0), "a grace of 0 purges from the moment of death");
+}
+
+Test(record, tombstone_that_died_at_0_is_purgeable_after_the_grace_from_0)
+{
+    struct record_hdr h = { .flags = REC_F_TOMBSTONE, .version = 1, .expiry_ms = 0 };
+    cr_assert_not(record_purgeable(&h, 9, 10));
+    cr_assert(record_purgeable(&h, 10, 10));
+}
+
+Test(record, purge_time_past_the_end_of_time_is_never_reached)
+{
+    struct record_hdr h = { .flags = REC_F_TOMBSTONE, .version = 1, .expiry_ms = UINT64_MAX - 10 };
+    cr_assert_not(record_purgeable(&h, UINT64_MAX, 11), "died + grace overflows: never, not at once");
+    cr_assert(record_purgeable(&h, UINT64_MAX, 10));
+    h.expiry_ms = UINT64_MAX;
+    cr_assert(record_purgeable(&h, UINT64_MAX, 0));
+    cr_assert_not(record_purgeable(&h, UINT64_MAX, 1));
+}
+
+Test(record, live_records_are_never_purgeable)
+{
+    struct record_hdr h = { .version = 1, .expiry_ms = 1000 };
+    cr_assert_not(record_purgeable(&h, UINT64_MAX, 0));
+    h.expiry_ms = 0;
+    cr_assert_not(record_purgeable(&h, UINT64_MAX, 0));
 }
