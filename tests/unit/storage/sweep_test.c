@@ -5,10 +5,12 @@
  * in as now_ms: nothing sleeps. */
 #include <criterion/criterion.h>
 #include <ftw.h>
+#include <glob.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/assert.h"
 #include "core/hlc.h"
@@ -39,7 +41,9 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 
 static void setup(void)
 {
-    snprintf(test_dir, sizeof test_dir, "/tmp/rkv_sweep_test_XXXXXX");
+    /* Named after the runner (each test runs in a child of it) so that the runner can remove
+     * what a death test leaves behind: see leftovers_remove(). */
+    snprintf(test_dir, sizeof test_dir, "/tmp/rkv_sweep_test_%ld_XXXXXX", (long)getppid());
     cr_assert_not_null(mkdtemp(test_dir));
     struct engine_config cfg = { .dir = test_dir, .node_id = "sw", .shard_count = 1,
                                  .cache_bytes = RKV_WT_CACHE_BYTES_MIN };
@@ -64,6 +68,22 @@ static void teardown(void)
     sh = NULL;
     eng = NULL;
     dir_remove();
+}
+
+/* A death test removes its directory before it aborts, but WiredTiger's log thread may still
+ * preallocate a log file there in between. The runner sweeps up whatever is left once every
+ * test has run. */
+ReportHook(POST_ALL)(struct criterion_global_stats *stats)
+{
+    (void)stats;
+    char pattern[64];
+    snprintf(pattern, sizeof pattern, "/tmp/%s_%ld_*", "rkv_sweep_test", (long)getpid());
+    glob_t g;
+    if (glob(pattern, GLOB_NOSORT, NULL, &g) != 0)
+        return;
+    for (size_t i = 0; i < g.gl_pathc; i++)
+        nftw(g.gl_pathv[i], remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    globfree(&g);
 }
 
 TestSuite(sweep, .init = setup, .fini = teardown);
