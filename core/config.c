@@ -32,6 +32,7 @@ _Static_assert(RKV_TOMBSTONE_GRACE_S_DEFAULT == 259200u && RKV_TOMBSTONE_GRACE_S
 #define CONFIG_DEFAULT_DATA_DIR "./data"
 #define CONFIG_DEFAULT_HOST "127.0.0.1"
 #define CONFIG_DEFAULT_PORT 7379u
+#define CONFIG_DEFAULT_HTTP_PORT 8080u
 /* Longest value quoted back in an error message; longer ones end in "...". */
 #define CONFIG_QUOTE_BYTES_MAX 64u
 /* Room for "FILE:LINE: key" in front of a message about a file's value. */
@@ -49,6 +50,8 @@ static const char config_usage_text[] =
     "  --data DIR          data directory (default: ./data)\n"
     "  --listen HOST:PORT  client address; HOST is an IPv4 literal, [IPv6] literal or\n"
     "                      localhost, PORT 1 to 65535 (default: 127.0.0.1:7379)\n"
+    "  --http HOST:PORT    HTTP/JSON API address, same form, or \"off\"\n"
+    "                      (default: 127.0.0.1:8080)\n"
     "  --shards N          shards (one thread each), 1 to 64\n"
     "                      (default: the online CPUs, at most 64)\n"
     "  --vnodes N          virtual nodes of this node on the ring, 1 to 1024 (default: 150)\n"
@@ -70,7 +73,7 @@ static const char config_usage_text[] =
     "  --help              print this text and exit\n"
     "\n"
     "Config file: one \"key = value\" per line, before any section or in [ringkv]. The\n"
-    "keys are the flag names without dashes: node-id, data, listen, shards, vnodes,\n"
+    "keys are the flag names without dashes: node-id, data, listen, http, shards, vnodes,\n"
     "max-conns, idle-timeout, cache-size, sweep-interval, tombstone-grace, log-level, and\n"
     "pin = true|false. Lines starting with ; or # are comments. An unknown key or section,\n"
     "a key given twice, a bad value or a line longer than 198 bytes is an error naming\n"
@@ -88,6 +91,7 @@ enum config_key {
     KEY_NODE_ID,
     KEY_DATA,
     KEY_LISTEN,
+    KEY_HTTP,
     KEY_SHARDS,
     KEY_VNODES,
     KEY_MAX_CONNS,
@@ -114,6 +118,7 @@ static const struct config_opt config_opts[KEY_COUNT] = {
     [KEY_NODE_ID] = { "node-id", true, true, true },
     [KEY_DATA] = { "data", true, true, true },
     [KEY_LISTEN] = { "listen", true, true, true },
+    [KEY_HTTP] = { "http", true, true, true },
     [KEY_SHARDS] = { "shards", true, true, true },
     [KEY_VNODES] = { "vnodes", true, true, true },
     [KEY_MAX_CONNS] = { "max-conns", true, true, true },
@@ -319,6 +324,20 @@ static bool config_set(struct rkv_config *cfg, enum config_key key, const char *
             return false;
         }
         return true;
+    case KEY_HTTP:
+        if (strcmp(value, "off") == 0) {
+            cfg->http_enabled = false;
+            return true;
+        }
+        if (!config_parse_addr(value, &cfg->http)) {
+            config_errf(err, cap,
+                        "%s: must be off, or HOST:PORT with an IPv4 literal, [IPv6] literal or localhost and a "
+                        "port from 1 to 65535, got \"%s\"",
+                        where, qv);
+            return false;
+        }
+        cfg->http_enabled = true;
+        return true;
     case KEY_SHARDS:
     case KEY_VNODES:
     case KEY_MAX_CONNS:
@@ -401,6 +420,9 @@ static void config_defaults(struct rkv_config *cfg)
     memcpy(cfg->data_dir, CONFIG_DEFAULT_DATA_DIR, sizeof CONFIG_DEFAULT_DATA_DIR);
     memcpy(cfg->listen.host, CONFIG_DEFAULT_HOST, sizeof CONFIG_DEFAULT_HOST);
     cfg->listen.port = CONFIG_DEFAULT_PORT;
+    cfg->http_enabled = true;
+    memcpy(cfg->http.host, CONFIG_DEFAULT_HOST, sizeof CONFIG_DEFAULT_HOST);
+    cfg->http.port = CONFIG_DEFAULT_HTTP_PORT;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     if (cpus < 1)
         cpus = 1; /* unknown: one shard still serves */

@@ -27,6 +27,7 @@
 #include "core/limits.h"
 #include "core/log.h"
 #include "core/pool.h"
+#include "net/http.h"
 #include "net/server.h"
 
 enum conn_state { CONN_READING, CONN_PAUSED, CONN_DRAINING, CONN_CLOSING, CONN_FREE, CONN_STATE_COUNT };
@@ -73,9 +74,30 @@ struct out_seg {
     uint8_t *heap;           /* owned value buffer, freed once sent */
 };
 
+/* One HTTP request between parsing and its answer. HTTP/1.1 answers leave in request
+ * order, so each request takes the next slot and answers are sent from the oldest slot on. */
+struct http_slot {
+    bool done;
+    bool close_after;          /* the answer ends the connection */
+    uint8_t *resp;             /* the whole answer, malloc'd */
+    size_t resp_bytes;
+    struct http_request req;   /* route, keep-alive, key (op.key points into req.key_buf) */
+};
+
+/* Per HTTP connection: a slot for every request that may be in flight. */
+struct http_conn {
+    uint32_t head_seq;         /* oldest slot not yet sent */
+    uint32_t next_seq;         /* next slot to take */
+    struct http_slot slots[RKV_CONN_INFLIGHT_MAX];
+};
+
 /* Owner: the shard of its net_shard. */
 struct conn {
     struct net_shard *ns;
+    enum net_proto proto;
+    struct http_conn *http;    /* HTTP connections only */
+    bool no_more_frames;       /* HTTP: a request asked to close, or framing failed */
+    uint64_t partial_since_ms; /* when the incomplete frame in `in` began, 0 if none */
     int fd;
     enum conn_state state;
     uint32_t id;
@@ -99,14 +121,24 @@ struct conn {
     struct msghdr msg;
 };
 
+/* A listening socket of one shard and its multishot accept. */
+struct listener {
+    struct net_shard *ns;
+    enum net_proto proto;
+    int fd;
+    struct io_op accept_op;
+};
+
 struct net_shard {
     struct shard *sh;
     struct loop *loop;
     struct net_config cfg;
     struct net_handler handler;
-    int listen_fd;
-    struct io_op accept_op;
+    struct listener listeners[NET_PROTO_COUNT];
+    uint32_t listener_count;
     bool accepting;
+    uint8_t *http_value_buf;            /* decoded PUT values, used within one parse call */
+    uint64_t tick_count;
     struct io_uring_buf_ring *br;
     uint8_t *buf_mem;
     struct pool conn_pool;
@@ -312,6 +344,87 @@ static void send_done(struct io_op *op, int32_t res, uint32_t flags)
         conn_resume_if_able(c);
 }
 
+static enum net_op net_op_of(uint8_t opcode)
+{
+    switch (opcode) {
+    case BIN_OP_PING: return NET_OP_PING;
+    case BIN_OP_GET: return NET_OP_GET;
+    case BIN_OP_PUT: return NET_OP_PUT;
+    case BIN_OP_DELETE: return NET_OP_DELETE;
+    default: return NET_OP_ADMIN;
+    }
+}
+
+const char *net_op_name(enum net_op op)
+{
+    static const char *const names[NET_OP_COUNT] = { "ping", "get", "put", "delete", "admin" };
+    return op < NET_OP_COUNT ? names[op] : "unknown";
+}
+
+const char *net_proto_name(enum net_proto proto)
+{
+    static const char *const names[NET_PROTO_COUNT] = { "binary", "http" };
+    return proto < NET_PROTO_COUNT ? names[proto] : "unknown";
+}
+
+static void count_answer(struct conn *c, uint8_t opcode, enum rkv_err err)
+{
+    if (err < RKV_ERR_COUNT)
+        c->ns->stats.answers[c->proto][net_op_of(opcode)][err]++;
+}
+
+/* Queues a whole malloc'd message for sending: small ones are packed into a chunk, large
+ * ones travel as their own iovec. Takes ownership of buf. */
+static void out_push_owned(struct conn *c, uint8_t *buf, size_t bytes)
+{
+    if (bytes <= RKV_RESP_INLINE_VALUE_BYTES_MAX + RKV_RESP_HDR_BYTES) {
+        if (c->cur == NULL || OUT_CHUNK_DATA_BYTES - c->cur->used < bytes) {
+            if (c->cur)
+                chunk_unref(c->ns, c->cur);
+            c->cur = chunk_new(c->ns);
+        }
+        out_append(c, buf, (uint32_t)bytes);
+        free(buf);
+    } else {
+        seg_push(c, buf, (uint32_t)bytes, NULL, buf);
+    }
+}
+
+static void http_flush_in_order(struct conn *c);
+
+static void conn_reply_http(struct conn *c, const struct bin_resp *resp, uint8_t *value_heap)
+{
+    struct http_conn *h = c->http;
+    RKV_ASSERT(h != NULL);
+    RKV_ASSERT(resp->request_id - h->head_seq < h->next_seq - h->head_seq);
+    struct http_slot *slot = &h->slots[resp->request_id % RKV_CONN_INFLIGHT_MAX];
+    RKV_ASSERT(!slot->done);
+    enum rkv_err err;
+    if (!rkv_err_from_wire(resp->status, &err))
+        err = RKV_INTERNAL;
+    count_answer(c, slot->req.op.opcode, err);
+    bool keep = slot->req.keep_alive && !c->no_more_frames;
+    if (slot->req.route == HTTP_ROUTE_KV) {
+        struct http_result res = {
+            .err = err, .version = resp->version, .timestamp = resp->timestamp,
+            .value = resp->value, .value_bytes = resp->value_bytes,
+            .acked = resp->acked, .needed = resp->needed, .hinted = resp->hinted,
+            .consistency = slot->req.op.consistency,
+        };
+        slot->resp = http_build_kv_response(&slot->req, &res, &slot->resp_bytes);
+    } else if (err == RKV_OK) {
+        const char *type = slot->req.route == HTTP_ROUTE_METRICS ? "text/plain; version=0.0.4" : "application/json";
+        slot->resp = http_build_response(200, type, resp->value, resp->value_bytes, keep, &slot->resp_bytes);
+    } else {
+        struct http_error he = { .status = rkv_err_http(err), .code = "unavailable", .message = rkv_err_message(err) };
+        slot->resp = http_build_error(&he, keep, &slot->resp_bytes);
+    }
+    free(value_heap);
+    RKV_ASSERT(slot->resp != NULL);
+    slot->done = true;
+    http_flush_in_order(c);
+}
+
 void conn_reply(struct conn *c, const struct bin_resp *resp, uint8_t *value_heap)
 {
     struct net_shard *ns = c->ns;
@@ -325,28 +438,36 @@ void conn_reply(struct conn *c, const struct bin_resp *resp, uint8_t *value_heap
         conn_maybe_free(c);
         return;
     }
-    uint8_t hdr[RKV_RESP_HDR_BYTES];
-    bin_resp_encode_hdr(hdr, resp);
-    if (resp->value_bytes <= RKV_RESP_INLINE_VALUE_BYTES_MAX) {
-        /* Header and value land next to each other in one chunk: one iovec. */
-        if (c->cur == NULL || OUT_CHUNK_DATA_BYTES - c->cur->used < RKV_RESP_HDR_BYTES + resp->value_bytes) {
-            if (c->cur)
-                chunk_unref(ns, c->cur);
-            c->cur = chunk_new(ns);
-        }
-        out_append(c, hdr, RKV_RESP_HDR_BYTES);
-        if (resp->value_bytes)
-            out_append(c, resp->value, resp->value_bytes);
-        free(value_heap);
+    if (c->proto == NET_PROTO_HTTP) {
+        conn_reply_http(c, resp, value_heap);
     } else {
-        out_append(c, hdr, RKV_RESP_HDR_BYTES);
-        uint8_t *owned = value_heap;
-        if (owned == NULL) {
-            owned = malloc(resp->value_bytes);
-            RKV_ASSERT(owned != NULL);
-            memcpy(owned, resp->value, resp->value_bytes);
+        enum rkv_err err;
+        if (!rkv_err_from_wire(resp->status, &err))
+            err = RKV_INTERNAL;
+        count_answer(c, resp->opcode, err);
+        uint8_t hdr[RKV_RESP_HDR_BYTES];
+        bin_resp_encode_hdr(hdr, resp);
+        if (resp->value_bytes <= RKV_RESP_INLINE_VALUE_BYTES_MAX) {
+            /* Header and value land next to each other in one chunk: one iovec. */
+            if (c->cur == NULL || OUT_CHUNK_DATA_BYTES - c->cur->used < RKV_RESP_HDR_BYTES + resp->value_bytes) {
+                if (c->cur)
+                    chunk_unref(ns, c->cur);
+                c->cur = chunk_new(ns);
+            }
+            out_append(c, hdr, RKV_RESP_HDR_BYTES);
+            if (resp->value_bytes)
+                out_append(c, resp->value, resp->value_bytes);
+            free(value_heap);
+        } else {
+            out_append(c, hdr, RKV_RESP_HDR_BYTES);
+            uint8_t *owned = value_heap;
+            if (owned == NULL) {
+                owned = malloc(resp->value_bytes);
+                RKV_ASSERT(owned != NULL);
+                memcpy(owned, resp->value, resp->value_bytes);
+            }
+            seg_push(c, owned, resp->value_bytes, NULL, owned);
         }
-        seg_push(c, owned, resp->value_bytes, NULL, owned);
     }
     conn_want_output(c);
     if (c->state == CONN_PAUSED)
@@ -447,9 +568,10 @@ static void log_bad_peer(struct conn *c, const char *what)
     }
 }
 
-/* Handles the complete frames in the assembly buffer, at most RKV_CONN_REQS_PER_TURN_MAX.
- * Leaves the connection queued when frames are left for the next turn. */
-static void conn_process(struct conn *c)
+/* Handles the complete binary frames at the start of the assembly buffer, at most
+ * RKV_CONN_REQS_PER_TURN_MAX; returns the bytes consumed, or UINT32_MAX when the connection
+ * was closed. Queues the connection again when frames are left for the next turn. */
+static uint32_t conn_process_bin(struct conn *c)
 {
     uint32_t pos = 0;
     unsigned handled = 0;
@@ -471,7 +593,7 @@ static void conn_process(struct conn *c)
         if (rc == PARSE_NEED_MORE) {
             if (frame_bytes > 0 && !in_reserve(c, frame_bytes)) {
                 conn_close(c, "out of memory for a frame");
-                return;
+                return UINT32_MAX;
             }
             break;
         }
@@ -479,7 +601,7 @@ static void conn_process(struct conn *c)
             c->ns->stats.closed_bad_frame++;
             log_bad_peer(c, rkv_err_message(why));
             conn_close(c, NULL);
-            return;
+            return UINT32_MAX;
         }
         handled++;
         c->ns->stats.requests++;
@@ -511,10 +633,149 @@ static void conn_process(struct conn *c)
         }
         pos += (uint32_t)frame_bytes;
     }
+    return pos;
+}
+
+/* Appends the answers of the oldest finished HTTP slots, in request order. */
+static void http_flush_in_order(struct conn *c)
+{
+    struct http_conn *h = c->http;
+    bool any = false;
+    while (h->head_seq != h->next_seq) {
+        struct http_slot *slot = &h->slots[h->head_seq % RKV_CONN_INFLIGHT_MAX];
+        if (!slot->done)
+            break;
+        out_push_owned(c, slot->resp, slot->resp_bytes);
+        slot->resp = NULL;
+        slot->done = false;
+        h->head_seq++;
+        any = true;
+        if (slot->close_after || !slot->req.keep_alive) {
+            /* Nothing after this answer: answer what is in flight, then close. */
+            c->no_more_frames = true;
+            if (c->state == CONN_READING || c->state == CONN_PAUSED) {
+                conn_set_state(c, CONN_DRAINING);
+                recv_cancel(c);
+            }
+        }
+    }
+    if (any)
+        conn_want_output(c);
+}
+
+/* Takes the next answer slot of an HTTP connection. */
+static struct http_slot *http_slot_take(struct conn *c, uint32_t *seq_out)
+{
+    struct http_conn *h = c->http;
+    RKV_ASSERT(h->next_seq - h->head_seq < RKV_CONN_INFLIGHT_MAX);
+    *seq_out = h->next_seq++;
+    struct http_slot *slot = &h->slots[*seq_out % RKV_CONN_INFLIGHT_MAX];
+    RKV_ASSERT(!slot->done && slot->resp == NULL);
+    slot->close_after = false;
+    return slot;
+}
+
+/* Finishes a slot with an error answer made here (no handler involved). */
+static void http_slot_fail(struct conn *c, struct http_slot *slot, const struct http_error *he, bool keep_alive)
+{
+    c->ns->stats.bad_requests++;
+    enum rkv_err counted = he->status == 404 ? RKV_NOT_FOUND : RKV_INVALID_ARG;
+    count_answer(c, slot->req.op.opcode, counted);
+    slot->close_after = he->close || !keep_alive;
+    slot->resp = http_build_error(he, keep_alive && !he->close, &slot->resp_bytes);
+    RKV_ASSERT(slot->resp != NULL);
+    slot->done = true;
+}
+
+/* Handles the complete HTTP requests at the start of the assembly buffer; same contract as
+ * conn_process_bin(). */
+static uint32_t conn_process_http(struct conn *c)
+{
+    struct http_conn *h = c->http;
+    uint32_t pos = 0;
+    unsigned handled = 0;
+    while ((c->state == CONN_READING || c->state == CONN_DRAINING) && !c->no_more_frames) {
+        if (conn_must_pause(c) || h->next_seq - h->head_seq >= RKV_CONN_INFLIGHT_MAX) {
+            conn_pause(c);
+            break;
+        }
+        if (handled == RKV_CONN_REQS_PER_TURN_MAX) {
+            conn_want_input(c);
+            break;
+        }
+        struct http_frame fr;
+        struct http_error he;
+        enum parse_rc rc = http_frame_request(c->in + pos, c->in_len - pos, &fr, &he);
+        if (rc == PARSE_NEED_MORE) {
+            if (fr.frame_bytes > 0 && !in_reserve(c, fr.frame_bytes)) {
+                conn_close(c, "out of memory for a request");
+                return UINT32_MAX;
+            }
+            break;
+        }
+        uint32_t seq;
+        struct http_slot *slot = http_slot_take(c, &seq);
+        memset(&slot->req, 0, sizeof slot->req);
+        handled++;
+        c->ns->stats.requests++;
+        if (rc == PARSE_INVALID) {
+            /* The stream can't be trusted past here: answer, then close. */
+            c->ns->stats.closed_bad_frame++;
+            http_slot_fail(c, slot, &he, false);
+            c->no_more_frames = true;
+            pos = c->in_len;
+            break;
+        }
+        if (!http_parse_request(c->in + pos, fr.frame_bytes, c->ns->http_value_buf, &slot->req, &he)) {
+            http_slot_fail(c, slot, &he, fr.keep_alive);
+        } else {
+            struct bin_req *op = &slot->req.op;
+            op->request_id = seq;
+            if (slot->req.route == HTTP_ROUTE_METRICS)
+                op->opcode = BIN_OP_ADMIN_METRICS;
+            else if (slot->req.route == HTTP_ROUTE_HEALTH)
+                op->opcode = BIN_OP_ADMIN_HEALTH;
+            c->inflight++;
+            c->ns->inflight_total++;
+            enum rkv_err err = c->ns->handler.on_request(c->ns->handler.ctx, c, op);
+            if (err == RKV_BUSY) {
+                /* Not consumed: give the slot back and offer the request again next turn. */
+                c->inflight--;
+                c->ns->inflight_total--;
+                c->ns->stats.requests--;
+                h->next_seq--;
+                conn_pause(c);
+                conn_want_input(c);
+                break;
+            }
+            if (err != RKV_OK) {
+                struct bin_resp resp = { .request_id = seq, .opcode = op->opcode, .status = rkv_err_wire(err) };
+                conn_reply(c, &resp, NULL);
+            }
+        }
+        if (!fr.keep_alive)
+            c->no_more_frames = true;
+        pos += (uint32_t)fr.frame_bytes;
+    }
+    http_flush_in_order(c);
+    return pos;
+}
+
+/* Handles what the assembly buffer holds, then compacts it. */
+static void conn_process(struct conn *c)
+{
+    uint32_t pos = c->proto == NET_PROTO_HTTP ? conn_process_http(c) : conn_process_bin(c);
+    if (pos == UINT32_MAX)
+        return;
     if (pos > 0) {
         memmove(c->in, c->in + pos, c->in_len - pos);
         c->in_len -= pos;
     }
+    /* A slow client's incomplete frame is timed from its first byte (net_shard_tick). */
+    if (c->in_len == 0)
+        c->partial_since_ms = 0;
+    else if (pos > 0 || c->partial_since_ms == 0)
+        c->partial_since_ms = now_ms();
     /* Give back the memory of a large frame once it is handled. */
     if (c->in_cap > RKV_CONN_IN_BYTES_INITIAL && c->in_len <= RKV_CONN_IN_BYTES_INITIAL) {
         uint8_t *p = realloc(c->in, RKV_CONN_IN_BYTES_INITIAL);
@@ -610,8 +871,14 @@ static void conn_maybe_free(struct conn *c)
     io_uring_prep_close(sqe, c->fd);
     out_release_all(c);
     free(c->in);
+    if (c->http != NULL) {
+        for (uint32_t i = 0; i < RKV_CONN_INFLIGHT_MAX; i++)
+            free(c->http->slots[i].resp);
+        free(c->http);
+    }
     lru_unlink(ns, c);
     ns->stats.conns_open--;
+    ns->stats.conns_open_by_proto[c->proto]--;
     pool_put(&ns->conn_pool, c);
 }
 
@@ -637,37 +904,47 @@ static void conn_want_output(struct conn *c)
     ns->out_tail = c;
 }
 
-static void accept_arm(struct net_shard *ns);
+static void accept_arm(struct listener *l);
+
+static void accept_refuse(struct net_shard *ns, int fd)
+{
+    ns->stats.refused++;
+    struct io_uring_sqe *sqe = loop_sqe(ns->loop, NULL);
+    io_uring_prep_close(sqe, fd);
+}
 
 static void accept_done(struct io_op *op, int32_t res, uint32_t flags)
 {
-    struct net_shard *ns = RKV_CONTAINER_OF(op, struct net_shard, accept_op);
+    struct listener *l = RKV_CONTAINER_OF(op, struct listener, accept_op);
+    struct net_shard *ns = l->ns;
     if (res >= 0) {
         struct conn *c = ns->accepting ? pool_get(&ns->conn_pool) : NULL;
         if (c == NULL) {
-            ns->stats.refused++;
-            struct io_uring_sqe *sqe = loop_sqe(ns->loop, NULL);
-            io_uring_prep_close(sqe, res);
+            accept_refuse(ns, res);
         } else {
             int one = 1;
             /* Plain setsockopt: cheap and non-blocking; io_uring has no opcode for it on 6.x. */
             (void)setsockopt(res, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
             c->ns = ns;
             c->fd = res;
+            c->proto = l->proto;
             c->state = CONN_FREE;
-            conn_set_state(c, CONN_READING);
             c->id = ns->next_conn_id++;
             c->recv_op.done = recv_done;
             c->send_op.done = send_done;
             c->shut_op.done = shut_done;
-            if (!in_reserve(c, RKV_CONN_IN_BYTES_INITIAL)) {
+            if (c->proto == NET_PROTO_HTTP)
+                c->http = calloc(1, sizeof *c->http);
+            if ((c->proto == NET_PROTO_HTTP && c->http == NULL) || !in_reserve(c, RKV_CONN_IN_BYTES_INITIAL)) {
+                free(c->http);
+                free(c->in);
                 pool_put(&ns->conn_pool, c);
-                struct io_uring_sqe *sqe = loop_sqe(ns->loop, NULL);
-                io_uring_prep_close(sqe, res);
-                ns->stats.refused++;
+                accept_refuse(ns, res);
             } else {
+                conn_set_state(c, CONN_READING);
                 ns->stats.accepted++;
                 ns->stats.conns_open++;
+                ns->stats.conns_open_by_proto[c->proto]++;
                 c->last_active_ms = now_ms();
                 lru_push_tail(ns, c);
                 recv_arm(c);
@@ -677,13 +954,13 @@ static void accept_done(struct io_op *op, int32_t res, uint32_t flags)
         rkv_log(RKV_LOG_WARN, "accept: %s", strerror(-res));
     }
     if (!(flags & IORING_CQE_F_MORE) && ns->accepting)
-        accept_arm(ns);
+        accept_arm(l);
 }
 
-static void accept_arm(struct net_shard *ns)
+static void accept_arm(struct listener *l)
 {
-    struct io_uring_sqe *sqe = loop_sqe(ns->loop, &ns->accept_op);
-    io_uring_prep_multishot_accept(sqe, ns->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    struct io_uring_sqe *sqe = loop_sqe(l->ns->loop, &l->accept_op);
+    io_uring_prep_multishot_accept(sqe, l->fd, NULL, NULL, SOCK_CLOEXEC);
 }
 
 static int listener_open(const struct rkv_addr *a)
@@ -744,8 +1021,10 @@ enum rkv_err net_shard_start(struct shard *sh, const struct net_config *cfg,
     ns->loop = &sh->loop;
     ns->cfg = *cfg;
     ns->handler = *handler;
-    ns->listen_fd = -1;
-    ns->accept_op.done = accept_done;
+    for (uint32_t i = 0; i < NET_PROTO_COUNT; i++) {
+        ns->listeners[i] = (struct listener){ .ns = ns, .proto = (enum net_proto)i, .fd = -1 };
+        ns->listeners[i].accept_op.done = accept_done;
+    }
     /* Pools: one conn struct per allowed connection; output chunks for four per connection
      * (answers past that spill to the heap rather than being dropped). */
     if (!pool_init(&ns->conn_pool, "conn", sizeof(struct conn), cfg->conns_max) ||
@@ -770,16 +1049,28 @@ enum rkv_err net_shard_start(struct shard *sh, const struct net_config *cfg,
         io_uring_buf_ring_add(ns->br, ns->buf_mem + (size_t)i * RKV_RECV_BUF_BYTES, RKV_RECV_BUF_BYTES, i,
                               io_uring_buf_ring_mask(RKV_RECV_BUF_COUNT), (int)i);
     io_uring_buf_ring_advance(ns->br, RKV_RECV_BUF_COUNT);
-    ns->listen_fd = listener_open(&cfg->listen);
-    if (ns->listen_fd < 0)
+    ns->listeners[NET_PROTO_BINARY].fd = listener_open(&cfg->listen);
+    if (ns->listeners[NET_PROTO_BINARY].fd < 0)
         goto fail;
+    ns->listener_count = 1;
+    if (cfg->http_enabled) {
+        ns->http_value_buf = malloc(RKV_VALUE_BYTES_MAX + 1u);
+        ns->listeners[NET_PROTO_HTTP].fd = ns->http_value_buf ? listener_open(&cfg->http) : -1;
+        if (ns->listeners[NET_PROTO_HTTP].fd < 0)
+            goto fail;
+        ns->listener_count = 2;
+    }
     ns->accepting = true;
-    accept_arm(ns);
+    for (uint32_t i = 0; i < ns->listener_count; i++)
+        accept_arm(&ns->listeners[i]);
     *ns_out = ns;
     return RKV_OK;
 fail:
-    if (ns->listen_fd >= 0)
-        close(ns->listen_fd);
+    for (uint32_t i = 0; i < NET_PROTO_COUNT; i++) {
+        if (ns->listeners[i].fd >= 0)
+            close(ns->listeners[i].fd);
+    }
+    free(ns->http_value_buf);
     free(ns->buf_mem);
     free(ns->br);
     if (ns->conn_pool.slabs) pool_destroy(&ns->conn_pool);
@@ -825,10 +1116,29 @@ bool net_shard_output(struct net_shard *ns)
     return ns->in_head != NULL;
 }
 
+/* A request that has been arriving for this long is a slow or stuck client: it is closed so
+ * that it holds no buffer memory and no connection slot. */
+#define CONN_PARTIAL_FRAME_MS_MAX 10000u
+
 void net_shard_tick(struct net_shard *ns, uint64_t wall_ms)
 {
     (void)wall_ms;
     uint64_t now = now_ms();
+    /* Once a second, every connection: bounded by the connection pool. */
+    if (++ns->tick_count % 10u == 0) {
+        for (struct conn *c = ns->lru_head; c != NULL;) {
+            struct conn *next = c->lru_next;
+            /* Only a reading connection with nothing queued holds an incomplete frame; a
+             * paused one holds complete frames that wait for us, not for the client. */
+            if (c->state == CONN_READING && !c->in_queued && c->partial_since_ms != 0 &&
+                now - c->partial_since_ms >= CONN_PARTIAL_FRAME_MS_MAX) {
+                ns->stats.closed_slow++;
+                log_bad_peer(c, "a request took over 10 s to arrive");
+                conn_close(c, NULL);
+            }
+            c = next;
+        }
+    }
     uint64_t idle_ms = (uint64_t)ns->cfg.idle_timeout_s * 1000u;
     /* Bounded by the number of open connections; in practice it stops at the first live one. */
     struct conn *c = ns->lru_head;
@@ -850,9 +1160,11 @@ void net_shard_tick(struct net_shard *ns, uint64_t wall_ms)
 void net_shard_stop_accepting(struct net_shard *ns)
 {
     ns->accepting = false;
-    if (ns->accept_op.in_flight) {
-        struct io_uring_sqe *sqe = loop_sqe(ns->loop, NULL);
-        io_uring_prep_cancel(sqe, &ns->accept_op, 0);
+    for (uint32_t i = 0; i < ns->listener_count; i++) {
+        if (ns->listeners[i].accept_op.in_flight) {
+            struct io_uring_sqe *sqe = loop_sqe(ns->loop, NULL);
+            io_uring_prep_cancel(sqe, &ns->listeners[i].accept_op, 0);
+        }
     }
     for (struct conn *c = ns->lru_head; c != NULL; c = c->lru_next) {
         if (c->state == CONN_READING || c->state == CONN_PAUSED) {
@@ -867,6 +1179,24 @@ bool net_shard_drained(const struct net_shard *ns)
 {
     /* A connection on the input list may hold complete frames it has not answered. */
     return ns->inflight_total == 0 && ns->in_head == NULL;
+}
+
+/* Closes each listener whose accept is no longer armed (the kernel holds it till then).
+ * Shutdown only: a plain close(2) of a listening socket does not block. Returns true when
+ * every listener is closed. */
+static bool listeners_close_idle(struct net_shard *ns)
+{
+    bool all = true;
+    for (uint32_t i = 0; i < ns->listener_count; i++) {
+        struct listener *l = &ns->listeners[i];
+        if (l->accept_op.in_flight)
+            all = false;
+        else if (l->fd >= 0) {
+            close(l->fd);
+            l->fd = -1;
+        }
+    }
+    return all;
 }
 
 void net_shard_close_all(struct net_shard *ns)
@@ -885,20 +1215,12 @@ void net_shard_close_all(struct net_shard *ns)
             conn_want_output(c);
         }
     }
-    if (ns->listen_fd >= 0 && !ns->accept_op.in_flight) {
-        close(ns->listen_fd);
-        ns->listen_fd = -1;
-    }
+    listeners_close_idle(ns);
 }
 
 bool net_shard_closed(struct net_shard *ns)
 {
-    /* The listener is closed once its accept is no longer armed (the kernel holds it till then). */
-    if (ns->listen_fd >= 0 && !ns->accept_op.in_flight) {
-        close(ns->listen_fd);
-        ns->listen_fd = -1;
-    }
-    return ns->stats.conns_open == 0 && !ns->accept_op.in_flight;
+    return listeners_close_idle(ns) && ns->stats.conns_open == 0;
 }
 
 void net_shard_free(struct net_shard *ns)
@@ -906,8 +1228,11 @@ void net_shard_free(struct net_shard *ns)
     if (ns == NULL)
         return;
     RKV_ASSERT(ns->stats.conns_open == 0);
-    if (ns->listen_fd >= 0)
-        close(ns->listen_fd);
+    for (uint32_t i = 0; i < NET_PROTO_COUNT; i++) {
+        if (ns->listeners[i].fd >= 0)
+            close(ns->listeners[i].fd);
+    }
+    free(ns->http_value_buf);
     pool_destroy(&ns->conn_pool);
     pool_destroy(&ns->chunk_pool);
     free(ns->buf_mem);

@@ -5,7 +5,11 @@
  * conn_reply(), in any order, and are sent with sendmsg iovecs (large values are never
  * copied into a frame). Owner: one shard; no function here may be called from another.
  *
- * Limits per connection: RKV_FRAME_BYTES_MAX per frame, RKV_CONN_INFLIGHT_MAX requests in
+ * HTTP connections (net/http.h) use the same machinery: a request becomes the same struct
+ * bin_req the binary protocol decodes to (its request_id names the connection's answer slot,
+ * so HTTP answers leave in request order), and admin routes become admin opcodes.
+ *
+ * Limits per connection: RKV_FRAME_BYTES_MAX per frame (HTTP_FRAME_BYTES_MAX for HTTP), RKV_CONN_INFLIGHT_MAX requests in
  * flight (then the shard stops reading that socket), RKV_CONN_OUT_BYTES_HIGH bytes queued
  * for sending (likewise), and an idle timeout. */
 #ifndef RKV_NET_SERVER_H
@@ -22,6 +26,17 @@
 struct net_shard;
 struct conn;
 
+/* The protocols a shard listens for; chosen once per listener. */
+enum net_proto { NET_PROTO_BINARY, NET_PROTO_HTTP, NET_PROTO_COUNT };
+
+/* Operations as counted in the statistics. */
+enum net_op { NET_OP_PING, NET_OP_GET, NET_OP_PUT, NET_OP_DELETE, NET_OP_ADMIN, NET_OP_COUNT };
+
+/* Admin opcodes the HTTP front end sends to the handler (not accepted from binary clients
+ * yet). The answer's value is the body: Prometheus text, or a JSON object. */
+#define BIN_OP_ADMIN_METRICS 0x40u
+#define BIN_OP_ADMIN_HEALTH 0x41u
+
 struct net_handler {
     /* A valid request (bin_req_validate() passed). The key and value are borrowed: valid
      * only during this call. RKV_OK: the handler took it and will call conn_reply() exactly
@@ -34,17 +49,26 @@ struct net_handler {
 
 struct net_config {
     struct rkv_addr listen;
+    bool http_enabled;
+    struct rkv_addr http;
     uint32_t conns_max;      /* per shard */
     uint32_t idle_timeout_s;
 };
 
 struct net_stats {
-    uint64_t accepted, refused, closed, closed_bad_frame, closed_idle, requests, bad_requests;
+    uint64_t accepted, refused, closed, closed_bad_frame, closed_idle, closed_slow, requests, bad_requests;
     uint64_t bytes_in, bytes_out, paused, enobufs;
     uint32_t conns_open;
+    uint32_t conns_open_by_proto[NET_PROTO_COUNT];
+    /* Answers sent, by protocol, operation and outcome (enum rkv_err). */
+    uint64_t answers[NET_PROTO_COUNT][NET_OP_COUNT][RKV_ERR_COUNT];
 };
 
-/* On the shard's thread: binds the listener (retrying EADDRINUSE for up to 2 s, since a
+/* The statistics name of an operation and a protocol. */
+const char *net_op_name(enum net_op op);
+const char *net_proto_name(enum net_proto proto);
+
+/* On the shard's thread: binds the listeners (binary, and HTTP when enabled) (retrying EADDRINUSE for up to 2 s, since a
  * killed predecessor's socket lingers briefly), registers the buffer ring, arms accept. */
 enum rkv_err net_shard_start(struct shard *sh, const struct net_config *cfg,
                              const struct net_handler *handler, struct net_shard **ns_out);

@@ -13,16 +13,27 @@
 #include "core/log.h"
 #include "core/pool.h"
 #include "core/shard.h"
+#include "replication/metrics.h"
 #include "net/server.h"
 #include "ring/token.h"
 #include "storage/engine.h"
 #include "storage/kv.h"
 
+/* Every message between shards starts with this. The sender (home) owns the message; the
+ * receiver works on it and sends the same pointer back. */
+enum node_msg_kind { NODE_MSG_REQ, NODE_MSG_STATS };
+
+struct node_msg {
+    struct node_msg *next;        /* done list / parked list of whoever holds it */
+    enum node_msg_kind kind;
+    uint32_t home;
+};
+
 /* Owner: the home shard's pool; held by the owning shard while it executes it. */
 struct node_req {
-    struct node_req *next;        /* done list / parked list of whoever holds it */
+    struct node_msg msg;
     struct conn *conn;            /* home's connection; only the home touches it */
-    uint32_t home;
+    uint64_t start_ns;
     uint32_t request_id;
     uint8_t opcode;
     uint8_t consistency;
@@ -52,11 +63,29 @@ struct node_shard {
     struct hlc clock;
     struct pool req_pool;
     bool pool_ok;
-    struct node_req *done_head, *done_tail;   /* executed here, answers wait for the flush */
+    struct node_msg *done_head, *done_tail;   /* executed here, answers wait for the flush */
     bool wrote;                                /* a write was applied since the last flush */
-    struct node_req *parked_head[RKV_SHARDS_MAX], *parked_tail[RKV_SHARDS_MAX];
+    struct node_msg *parked_head[RKV_SHARDS_MAX], *parked_tail[RKV_SHARDS_MAX];
     uint32_t parked_count;
-    uint64_t flushes, flush_fail, executed, remote_sent;
+    struct shard_metrics m;                    /* this shard's counters */
+};
+
+/* A /metrics request: one snapshot slot per shard; each part travels to its shard and back.
+ * Owner: the shard that received the request; shard i writes only snap[i], and only while it
+ * holds part i. */
+struct node_gather_part {
+    struct node_msg msg;
+    struct node_gather *g;
+    uint32_t shard;
+};
+
+struct node_gather {
+    struct conn *conn;
+    uint32_t request_id;
+    uint8_t opcode;
+    uint32_t pending;
+    struct node_gather_part parts[RKV_SHARDS_MAX];
+    struct shard_metrics snap[RKV_SHARDS_MAX];
 };
 
 struct node {
@@ -64,20 +93,21 @@ struct node {
     struct engine *engine;
     struct vnode_ring *ring;                   /* read-only after start */
     uint32_t origin;
+    uint64_t started_ms;
     struct shard_set *set;
     struct node_shard *shards;
 };
 
-static void list_push(struct node_req **head, struct node_req **tail, struct node_req *r)
+static void list_push(struct node_msg **head, struct node_msg **tail, struct node_msg *r)
 {
     r->next = NULL;
     if (*tail) (*tail)->next = r; else *head = r;
     *tail = r;
 }
 
-static struct node_req *list_pop(struct node_req **head, struct node_req **tail)
+static struct node_msg *list_pop(struct node_msg **head, struct node_msg **tail)
 {
-    struct node_req *r = *head;
+    struct node_msg *r = *head;
     if (r) {
         *head = r->next;
         if (*head == NULL)
@@ -88,7 +118,7 @@ static struct node_req *list_pop(struct node_req **head, struct node_req **tail)
 }
 
 /* Hands r to shard `to`, or parks it in FIFO order when that ring is full. */
-static void send_or_park(struct node_shard *ns, uint32_t to, struct node_req *r)
+static void send_or_park(struct node_shard *ns, uint32_t to, struct node_msg *r)
 {
     if (ns->parked_head[to] == NULL && shard_send(ns->sh, to, r))
         return;
@@ -163,14 +193,16 @@ static void node_execute(struct node_shard *ns, struct node_req *r)
         ns->wrote = true;
     /* The value was used by the storage call; the remote copy is freed at home. */
     r->value = NULL;
-    ns->executed++;
-    list_push(&ns->done_head, &ns->done_tail, r);
+    ns->m.executed++;
+    list_push(&ns->done_head, &ns->done_tail, &r->msg);
 }
 
 /* At home: answers the client and returns r to the pool. */
 static void node_finish(struct node_shard *ns, struct node_req *r)
 {
-    RKV_ASSERT(r->home == ns->sh->idx);
+    RKV_ASSERT(r->msg.home == ns->sh->idx);
+    uint32_t op = r->opcode == BIN_OP_GET ? NET_OP_GET : r->opcode == BIN_OP_PUT ? NET_OP_PUT : NET_OP_DELETE;
+    lat_record(&ns->m.latency[op], (rkv_mono_ns() - r->start_ns) / 1000u);
     struct bin_resp resp = {
         .request_id = r->request_id,
         .opcode = r->opcode,
@@ -196,14 +228,97 @@ static void node_finish(struct node_shard *ns, struct node_req *r)
     pool_put(&ns->req_pool, r);
 }
 
+/* Fills this shard's snapshot. */
+static void node_snapshot(struct node_shard *ns, struct shard_metrics *out)
+{
+    *out = ns->m;
+    out->shard = ns->sh->idx;
+    net_shard_stats(ns->net, &out->net);
+    uint64_t now = rkv_mono_ns();
+    out->idle_ns = ns->sh->idle_ns;
+    out->busy_ns = now - ns->sh->started_ns > out->idle_ns ? now - ns->sh->started_ns - out->idle_ns : 0;
+    out->turns = ns->sh->loop.turns;
+    out->inbox_depth = shard_inbox_depth(ns->sh);
+    out->parked = ns->parked_count;
+    out->reqs_in_use = ns->req_pool.in_use;
+    out->received_from_shards = ns->sh->msgs_in;
+}
+
+static void node_info_of(const struct node *n, struct node_info *info)
+{
+    info->node_id = n->cfg.node_id;
+    info->shards = n->cfg.shards;
+    info->uptime_s = (rkv_wall_ms() - n->started_ms) / 1000u;
+}
+
+/* Every part of a /metrics request came back: render and answer. */
+static void gather_finish(struct node_shard *ns, struct node_gather *g)
+{
+    struct node_info info;
+    node_info_of(ns->node, &info);
+    size_t bytes = 0;
+    char *text = metrics_render(&info, g->snap, shard_set_count(ns->sh->set), &bytes);
+    struct bin_resp resp = { .request_id = g->request_id, .opcode = g->opcode, .status = rkv_err_wire(text ? RKV_OK : RKV_BUSY) };
+    resp.value = (const uint8_t *)text;
+    resp.value_bytes = (uint32_t)bytes;
+    conn_reply(g->conn, &resp, (uint8_t *)text);
+    free(g);
+}
+
+static enum rkv_err node_admin(struct node_shard *ns, struct conn *c, const struct bin_req *req)
+{
+    if (req->opcode == BIN_OP_ADMIN_HEALTH) {
+        struct node_info info;
+        node_info_of(ns->node, &info);
+        size_t bytes = 0;
+        char *body = metrics_health_json(&info, &bytes);
+        if (body == NULL)
+            return RKV_BUSY;
+        struct bin_resp resp = { .request_id = req->request_id, .opcode = req->opcode, .status = rkv_err_wire(RKV_OK),
+                                 .value = (const uint8_t *)body, .value_bytes = (uint32_t)bytes };
+        /* Answered at once: nothing was written, so nothing waits for a flush. */
+        conn_reply(c, &resp, (uint8_t *)body);
+        return RKV_OK;
+    }
+    RKV_ASSERT(req->opcode == BIN_OP_ADMIN_METRICS);
+    struct node_gather *g = calloc(1, sizeof *g);
+    if (g == NULL)
+        return RKV_BUSY;
+    uint32_t count = shard_set_count(ns->sh->set);
+    g->conn = c;
+    g->request_id = req->request_id;
+    g->opcode = req->opcode;
+    g->pending = count - 1;
+    node_snapshot(ns, &g->snap[ns->sh->idx]);
+    if (g->pending == 0) {
+        gather_finish(ns, g);
+        return RKV_OK;
+    }
+    for (uint32_t i = 0; i < count; i++) {
+        if (i == ns->sh->idx)
+            continue;
+        struct node_gather_part *part = &g->parts[i];
+        part->msg.kind = NODE_MSG_STATS;
+        part->msg.home = ns->sh->idx;
+        part->g = g;
+        part->shard = i;
+        send_or_park(ns, i, &part->msg);
+    }
+    return RKV_OK;
+}
+
 static enum rkv_err node_on_request(void *ctx, struct conn *c, const struct bin_req *req)
 {
     struct node_shard *ns = ctx;
+    if (req->opcode == BIN_OP_ADMIN_HEALTH || req->opcode == BIN_OP_ADMIN_METRICS)
+        return node_admin(ns, c, req);
     struct node_req *r = pool_get(&ns->req_pool);
     if (r == NULL)
         return RKV_BUSY;
+    r->start_ns = rkv_mono_ns();
+    r->msg.kind = NODE_MSG_REQ;
+    r->msg.home = ns->sh->idx;
     r->conn = c;
-    r->home = ns->sh->idx;
     r->request_id = req->request_id;
     r->opcode = req->opcode;
     r->consistency = req->consistency;
@@ -215,7 +330,7 @@ static enum rkv_err node_on_request(void *ctx, struct conn *c, const struct bin_
     r->token = token_of_key(req->key, req->key_bytes);
     uint32_t owner = vnode_shard(vnode_ring_lookup(ns->node->ring, r->token), shard_set_count(ns->sh->set));
     r->value_bytes = req->value_bytes;
-    if (owner == r->home) {
+    if (owner == r->msg.home) {
         r->value = req->value; /* borrowed: node_execute() uses it before returning */
         node_execute(ns, r);
         return RKV_OK;
@@ -231,8 +346,8 @@ static enum rkv_err node_on_request(void *ctx, struct conn *c, const struct bin_
         memcpy(r->value_heap, req->value, req->value_bytes);
         r->value = r->value_heap;
     }
-    ns->remote_sent++;
-    send_or_park(ns, owner, r);
+    ns->m.sent_to_shards++;
+    send_or_park(ns, owner, &r->msg);
     return RKV_OK;
 }
 
@@ -252,7 +367,8 @@ static enum rkv_err hook_start(struct shard *sh)
     enum rkv_err err = engine_shard_open(n->engine, sh->idx, &ns->es);
     if (err != RKV_OK)
         return err;
-    struct net_config nc = { .listen = n->cfg.listen, .conns_max = n->cfg.conns_per_shard, .idle_timeout_s = n->cfg.idle_timeout_s };
+    struct net_config nc = { .listen = n->cfg.listen, .http_enabled = n->cfg.http_enabled, .http = n->cfg.http,
+                             .conns_max = n->cfg.conns_per_shard, .idle_timeout_s = n->cfg.idle_timeout_s };
     struct net_handler h = { .on_request = node_on_request, .ctx = ns };
     return net_shard_start(sh, &nc, &h, &ns->net);
 }
@@ -261,8 +377,20 @@ static void hook_on_msg(struct shard *sh, uint32_t from, void *msg)
 {
     (void)from;
     struct node_shard *ns = sh->app;
-    struct node_req *r = msg;
-    if (r->home == sh->idx)
+    struct node_msg *m = msg;
+    if (m->kind == NODE_MSG_STATS) {
+        struct node_gather_part *part = (struct node_gather_part *)m;
+        if (m->home == sh->idx) {
+            if (--part->g->pending == 0)
+                gather_finish(ns, part->g);
+        } else {
+            node_snapshot(ns, &part->g->snap[sh->idx]);
+            send_or_park(ns, m->home, m);
+        }
+        return;
+    }
+    struct node_req *r = (struct node_req *)m;
+    if (m->home == sh->idx)
         node_finish(ns, r);       /* an answer came back */
     else
         node_execute(ns, r);      /* a request for a key this shard owns */
@@ -277,23 +405,26 @@ static void hook_before_sleep(struct shard *sh)
         if (ns->wrote) {
             /* One log flush covers every write of this turn, and it comes before any answer
              * of the turn is released (DESIGN §2: group commit). */
+            uint64_t t0 = rkv_mono_ns();
             enum rkv_err err = engine_log_flush(ns->es);
-            ns->flushes++;
+            lat_record(&ns->m.flush_latency, (rkv_mono_ns() - t0) / 1000u);
+            ns->m.flushes++;
             ns->wrote = false;
             if (err != RKV_OK) {
-                ns->flush_fail++;
-                for (struct node_req *r = ns->done_head; r != NULL; r = r->next) {
+                ns->m.flush_failures++;
+                for (struct node_msg *m = ns->done_head; m != NULL; m = m->next) {
+                    struct node_req *r = (struct node_req *)m;
                     if (r->is_write && r->err == RKV_OK)
                         r->err = err;
                 }
             }
         }
-        struct node_req *r;
-        while ((r = list_pop(&ns->done_head, &ns->done_tail)) != NULL) {
-            if (r->home == sh->idx)
-                node_finish(ns, r);
+        struct node_msg *m;
+        while ((m = list_pop(&ns->done_head, &ns->done_tail)) != NULL) {
+            if (m->home == sh->idx)
+                node_finish(ns, (struct node_req *)m);
             else
-                send_or_park(ns, r->home, r);
+                send_or_park(ns, m->home, m);
         }
     }
     engine_shard_idle(ns->es); /* every view of the turn was copied */
@@ -340,8 +471,8 @@ static void hook_finish(struct shard *sh)
         struct net_stats st;
         net_shard_stats(ns->net, &st);
         rkv_log(RKV_LOG_INFO, "stopped: %llu connections, %llu requests, %llu executed here, %llu sent to other shards, %llu log flushes",
-                (unsigned long long)st.accepted, (unsigned long long)st.requests, (unsigned long long)ns->executed,
-                (unsigned long long)ns->remote_sent, (unsigned long long)ns->flushes);
+                (unsigned long long)st.accepted, (unsigned long long)st.requests, (unsigned long long)ns->m.executed,
+                (unsigned long long)ns->m.sent_to_shards, (unsigned long long)ns->m.flushes);
         net_shard_free(ns->net);
         ns->net = NULL;
     }
@@ -386,6 +517,7 @@ enum rkv_err node_start(const struct rkv_config *cfg, struct node **node_out)
     if (n == NULL)
         return RKV_BUSY;
     n->cfg = *cfg;
+    n->started_ms = rkv_wall_ms();
     n->shards = calloc(cfg->shards, sizeof *n->shards);
     if (n->shards == NULL) {
         node_free(n);

@@ -58,8 +58,8 @@ static bool server_spawn(struct test_server *s)
     snprintf(data, sizeof data, "%s/data", s->dir);
     char cmd[2048];
     /* Through sh so that the extra flags split like a command line; exec keeps the pid. */
-    snprintf(cmd, sizeof cmd, "exec '%s' --node-id test --data '%s' --listen %s --no-pin %s >>'%s' 2>&1",
-             bin, data, s->addr, s->args, s->log_path);
+    snprintf(cmd, sizeof cmd, "exec '%s' --node-id test --data '%s' --listen %s --http %s --no-pin %s >>'%s' 2>&1",
+             bin, data, s->addr, s->http_addr, s->args, s->log_path);
     pid_t pid = fork();
     if (pid < 0)
         return false;
@@ -99,7 +99,11 @@ bool test_server_start(struct test_server *s, const char *extra_args)
     snprintf(s->args, sizeof s->args, "%s", extra_args ? extra_args : "");
     s->port = test_free_port();
     snprintf(s->addr, sizeof s->addr, "127.0.0.1:%u", s->port);
-    return s->port != 0 && server_spawn(s);
+    do
+        s->http_port = test_free_port();
+    while (s->http_port == s->port);
+    snprintf(s->http_addr, sizeof s->http_addr, "127.0.0.1:%u", s->http_port);
+    return s->port != 0 && s->http_port != 0 && server_spawn(s);
 }
 
 bool test_server_restart(struct test_server *s)

@@ -11,6 +11,8 @@ struct test_server {
     pid_t pid;
     uint16_t port;
     char addr[64];        /* "127.0.0.1:PORT" */
+    uint16_t http_port;
+    char http_addr[64];   /* "127.0.0.1:PORT" of the HTTP API */
     char dir[128];        /* the test's temp directory: data/ and server.log inside */
     char log_path[160];
     char args[512];       /* extra flags given at start, reused by restart */
@@ -18,7 +20,8 @@ struct test_server {
 
 /* A TCP port on 127.0.0.1 that nothing listens on right now. */
 uint16_t test_free_port(void);
-/* Makes a temp dir and starts `ringkv --data DIR/data --listen ADDR --node-id test <extra>`
+/* Makes a temp dir and starts `ringkv --data DIR/data --listen ADDR --http HTTP_ADDR
+ * --node-id test <extra>`
  * (extra may be NULL), then waits up to 10 s until a PING is answered. */
 bool test_server_start(struct test_server *s, const char *extra_args);
 /* Starts again on the same port and data directory (after a stop or a kill). */

@@ -1,0 +1,54 @@
+/* The node's metrics: what each shard counts (struct shard_metrics, a snapshot taken on the
+ * shard that owns the counters and handed to the shard that asked, by message), and their
+ * rendering in the Prometheus text format. Rendering is pure: it reads snapshots only. */
+#ifndef RKV_REPLICATION_METRICS_H
+#define RKV_REPLICATION_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "net/server.h"
+
+/* Prometheus histogram buckets for latencies, upper bounds in microseconds (+Inf implied). */
+#define METRICS_LAT_BUCKETS 15u
+extern const uint32_t metrics_lat_bounds_us[METRICS_LAT_BUCKETS];
+
+/* A latency histogram with fixed buckets. Owned by one shard. */
+struct lat_buckets {
+    uint64_t count;
+    uint64_t sum_us;
+    uint64_t le[METRICS_LAT_BUCKETS + 1]; /* not cumulative; the last is +Inf */
+};
+
+void lat_record(struct lat_buckets *b, uint64_t us);
+
+/* Everything one shard reports. */
+struct shard_metrics {
+    uint32_t shard;
+    struct net_stats net;
+    struct lat_buckets latency[NET_OP_COUNT];   /* request latency inside the node, by op */
+    struct lat_buckets flush_latency;           /* group-commit log flushes */
+    uint64_t flushes, flush_failures;
+    uint64_t executed, sent_to_shards, received_from_shards;
+    uint64_t busy_ns, idle_ns, turns;
+    uint64_t inbox_depth, parked;
+    uint64_t reqs_in_use;
+    uint64_t swept_expired, purged_tombstones, sweep_passes;
+    uint64_t wt_cache_bytes, wt_cache_max_bytes;
+};
+
+struct node_info {
+    const char *node_id;
+    uint32_t shards;
+    uint64_t uptime_s;
+};
+
+/* Renders the snapshots of every shard as Prometheus text into a malloc'd buffer (caller
+ * frees); NULL when out of memory. */
+char *metrics_render(const struct node_info *info, const struct shard_metrics *shards, uint32_t count,
+                     size_t *bytes_out);
+/* The body of GET /health: {"status":"ok","node_id":...,"shards":N,"uptime_seconds":S},
+ * malloc'd (the node id is a config value of [A-Za-z0-9._-] only, so it needs no escaping). */
+char *metrics_health_json(const struct node_info *info, size_t *bytes_out);
+
+#endif
