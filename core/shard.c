@@ -29,6 +29,7 @@ struct shard_set {
     struct ck_ring *rings;              /* [from * count + to] */
     struct ck_ring_buffer *ring_bufs;   /* RKV_XMSG_RING_ENTRIES per ring */
     struct loop main_loop;              /* the main thread's ring: only for stop wake-ups */
+    struct io_op main_msg_ring_op;      /* completions of the main thread's wake-ups */
     bool main_loop_ok;
     _Atomic int stop_requested;
     _Atomic uint32_t drained_count;
@@ -280,10 +281,8 @@ static void *shard_main(void *arg)
     start_wait_gate(set);
     if (err != RKV_OK || atomic_load(&set->start_gate) < 0) {
         set->hooks->finish(sh); /* undoes whatever part of start succeeded */
-        if (atomic_load(&sh->ring_fd) >= 0) {
-            atomic_store(&sh->ring_fd, -1);
-            loop_destroy(&sh->loop);
-        }
+        if (atomic_load(&sh->ring_fd) >= 0)
+            sh->ring_alive = true; /* closed by shard_set_join() */
         return NULL;
     }
     tick_arm(sh);
@@ -293,12 +292,14 @@ static void *shard_main(void *arg)
     for (;;) {
         loop_reap(&sh->loop, RKV_CQ_ENTRIES);
         inbox_drain(sh);
+        enum shard_phase phase_before = sh->phase;
         bool done = phase_step(sh);
         set->hooks->before_sleep(sh);
         wakes_flush(sh);
         if (done)
             break;
-        if (sh->no_sleep) {
+        /* A phase change may make the next step possible at once: don't wait for a tick. */
+        if (sh->no_sleep || sh->phase != phase_before) {
             loop_submit(&sh->loop, false);
             continue;
         }
@@ -315,11 +316,11 @@ static void *shard_main(void *arg)
         atomic_store(&sh->sleeping, 0);
     }
     set->hooks->finish(sh);
-    /* Let in-flight wake-ups and the tick land before the ring goes away: others may still
-     * hold our fd, so unpublish it first. */
-    atomic_store(&sh->ring_fd, -1);
+    /* The ring stays open until every shard has finished (shard_set_join() closes it): a
+     * peer that read our fd just before we stopped may still send a wake-up to it, and a
+     * closed fd could by then be reused by another ring. */
     loop_submit(&sh->loop, false);
-    loop_destroy(&sh->loop);
+    sh->ring_alive = true;
     return NULL;
 }
 
@@ -394,9 +395,9 @@ void shard_set_request_stop(struct shard_set *set)
     atomic_store(&set->stop_requested, 1);
     if (!set->main_loop_ok)
         return;
-    static struct io_op ignore_op = { .done = msg_ring_done };
+    set->main_msg_ring_op.done = msg_ring_done;
     for (uint32_t i = 0; i < set->count; i++)
-        wake_send(&set->main_loop, &ignore_op, &set->shards[i]);
+        wake_send(&set->main_loop, &set->main_msg_ring_op, &set->shards[i]);
     loop_submit(&set->main_loop, false);
     /* Reap our own completions so the small ring never fills. */
     struct io_uring_cqe *cqe;
@@ -410,6 +411,15 @@ void shard_set_join(struct shard_set *set)
         if (set->thread_started[i]) {
             pthread_join(set->threads[i], NULL);
             set->thread_started[i] = false;
+        }
+    }
+    /* Every thread is gone: no one can send to these rings any more. */
+    for (uint32_t i = 0; i < set->count; i++) {
+        struct shard *sh = &set->shards[i];
+        if (sh->ring_alive) {
+            atomic_store(&sh->ring_fd, -1);
+            loop_destroy(&sh->loop);
+            sh->ring_alive = false;
         }
     }
 }

@@ -60,6 +60,7 @@ struct shard {
     struct io_op tick_op;
     struct __kernel_timespec tick_ts;
     uint64_t msgs_in, msgs_out, wakes_sent, ring_full;
+    bool ring_alive;                 /* the loop exists until shard_set_join() closes it */
     uint64_t started_ns, idle_ns;    /* loop utilisation: time spent waiting in the kernel */
     /* shared: */
     _Atomic int sleeping;            /* set by the owner just before it waits */

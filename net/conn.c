@@ -52,6 +52,9 @@ static const bool conn_transition_ok[CONN_STATE_COUNT][CONN_STATE_COUNT] = {
 /* Assembly buffer hard cap: one maximal frame plus what may arrive while a pause's cancel
  * is on its way. Past it the peer is not respecting anything and is cut off. */
 #define CONN_IN_BYTES_HARD_MAX (2u * RKV_FRAME_BYTES_MAX)
+/* Unparsed bytes past which the shard stops receiving (parsing is bounded per turn, so the
+ * receive must be too); a larger incomplete frame is received whole. */
+#define CONN_IN_BYTES_PAUSE (4u * RKV_CONN_IN_BYTES_INITIAL)
 /* Closing connections still sending get this long before the socket is shut. */
 #define CONN_CLOSE_GRACE_MS 5000u
 #define NET_BUF_GROUP 0
@@ -113,6 +116,7 @@ struct conn {
     uint32_t inflight;
     uint8_t *in;
     uint32_t in_len, in_cap;
+    uint32_t in_need;          /* size of the incomplete frame at the head of `in`, 0 if unknown */
     struct out_seg segs[OUT_SEGS_MAX];
     uint32_t seg_head, seg_count;
     struct out_chunk *cur;
@@ -127,6 +131,7 @@ struct listener {
     enum net_proto proto;
     int fd;
     struct io_op accept_op;
+    bool rearm_on_tick;         /* accept ended on an error: re-arm from the tick */
 };
 
 struct net_shard {
@@ -149,6 +154,7 @@ struct net_shard {
     uint32_t inflight_total;
     uint32_t next_conn_id;
     uint64_t bad_frame_log_ms;          /* rate limit for per-connection warnings */
+    uint64_t accept_err_log_ms;
     bool closing_all;                   /* shutdown: the tick checks every connection */
     struct net_stats stats;
 };
@@ -307,6 +313,7 @@ static void send_start(struct conn *c)
 }
 
 static void conn_resume_if_able(struct conn *c);
+static void conn_after_answer(struct conn *c);
 
 static void send_done(struct io_op *op, int32_t res, uint32_t flags)
 {
@@ -340,8 +347,7 @@ static void send_done(struct io_op *op, int32_t res, uint32_t flags)
         return;
     }
     conn_want_output(c);
-    if (c->state == CONN_PAUSED)
-        conn_resume_if_able(c);
+    conn_after_answer(c);
 }
 
 static enum net_op net_op_of(uint8_t opcode)
@@ -470,8 +476,7 @@ void conn_reply(struct conn *c, const struct bin_resp *resp, uint8_t *value_heap
         }
     }
     conn_want_output(c);
-    if (c->state == CONN_PAUSED)
-        conn_resume_if_able(c);
+    conn_after_answer(c);
 }
 
 /* An error answer made by the connection itself (a frame that failed validation). */
@@ -494,9 +499,14 @@ static void conn_reply_error(struct conn *c, const struct bin_req *req, enum rkv
 
 static void recv_done(struct io_op *op, int32_t res, uint32_t flags);
 
+static bool conn_in_full(const struct conn *c)
+{
+    return c->in_len >= CONN_IN_BYTES_PAUSE && c->in_len >= c->in_need;
+}
+
 static void recv_arm(struct conn *c)
 {
-    if (c->recv_op.in_flight || c->state != CONN_READING)
+    if (c->recv_op.in_flight || c->state != CONN_READING || conn_in_full(c))
         return;
     c->recv_cancelled = false;
     struct io_uring_sqe *sqe = loop_sqe(c->ns->loop, &c->recv_op);
@@ -537,6 +547,17 @@ static void conn_resume_if_able(struct conn *c)
         return;
     conn_set_state(c, CONN_READING);
     conn_want_input(c); /* parse what is buffered, then re-arm the receive */
+}
+
+/* An answer was queued or sent: a paused connection may resume, and a draining one may parse
+ * the frames it stopped at (it stopped because too much was owed). While the node shuts down
+ * (not accepting), a draining connection takes no new requests: it reported itself drained. */
+static void conn_after_answer(struct conn *c)
+{
+    if (c->state == CONN_PAUSED)
+        conn_resume_if_able(c);
+    else if (c->state == CONN_DRAINING && c->in_len > 0 && c->ns->accepting && !conn_must_pause(c))
+        conn_want_input(c);
 }
 
 static bool in_reserve(struct conn *c, size_t need)
@@ -591,6 +612,7 @@ static uint32_t conn_process_bin(struct conn *c)
         enum rkv_err why;
         enum parse_rc rc = bin_req_decode(c->in + pos, c->in_len - pos, &req, &frame_bytes, &why);
         if (rc == PARSE_NEED_MORE) {
+            c->in_need = (uint32_t)frame_bytes;
             if (frame_bytes > 0 && !in_reserve(c, frame_bytes)) {
                 conn_close(c, "out of memory for a frame");
                 return UINT32_MAX;
@@ -615,8 +637,11 @@ static uint32_t conn_process_bin(struct conn *c)
                 c->ns->inflight_total--;
             }
             if (err == RKV_BUSY) {
-                /* Not consumed: the same frame is offered again next turn. */
-                conn_pause(c);
+                /* Not consumed: the same frame is offered again next turn. Only a connection
+                 * that is owed answers may pause (its answers resume it); one with none
+                 * simply retries. */
+                if (c->inflight > 0)
+                    conn_pause(c);
                 conn_want_input(c);
                 c->ns->stats.requests--;
                 break;
@@ -707,6 +732,7 @@ static uint32_t conn_process_http(struct conn *c)
         struct http_error he;
         enum parse_rc rc = http_frame_request(c->in + pos, c->in_len - pos, &fr, &he);
         if (rc == PARSE_NEED_MORE) {
+            c->in_need = (uint32_t)fr.frame_bytes;
             if (fr.frame_bytes > 0 && !in_reserve(c, fr.frame_bytes)) {
                 conn_close(c, "out of memory for a request");
                 return UINT32_MAX;
@@ -744,7 +770,8 @@ static uint32_t conn_process_http(struct conn *c)
                 c->ns->inflight_total--;
                 c->ns->stats.requests--;
                 h->next_seq--;
-                conn_pause(c);
+                if (c->inflight > 0)
+                    conn_pause(c);
                 conn_want_input(c);
                 break;
             }
@@ -764,6 +791,7 @@ static uint32_t conn_process_http(struct conn *c)
 /* Handles what the assembly buffer holds, then compacts it. */
 static void conn_process(struct conn *c)
 {
+    c->in_need = 0;
     uint32_t pos = c->proto == NET_PROTO_HTTP ? conn_process_http(c) : conn_process_bin(c);
     if (pos == UINT32_MAX)
         return;
@@ -813,6 +841,8 @@ static void recv_done(struct io_op *op, int32_t res, uint32_t flags)
         } else if (c->state == CONN_READING) {
             conn_touch(c);
             conn_want_input(c);
+            if (conn_in_full(c))
+                recv_cancel(c); /* parsing re-arms it once the buffer is worked down */
         }
     } else if (res == 0) {
         /* EOF: answer what is in flight, send it, then close. */
@@ -951,7 +981,16 @@ static void accept_done(struct io_op *op, int32_t res, uint32_t flags)
             }
         }
     } else if (res != -ECANCELED && ns->accepting) {
-        rkv_log(RKV_LOG_WARN, "accept: %s", strerror(-res));
+        /* Out of descriptors and the like: try again from the next tick, not at once (that
+         * would spin), and say so at most once a second. */
+        uint64_t now = now_ms();
+        if (now - ns->accept_err_log_ms >= 1000u) {
+            ns->accept_err_log_ms = now;
+            rkv_log(RKV_LOG_WARN, "accept: %s", strerror(-res));
+        }
+        if (!(flags & IORING_CQE_F_MORE))
+            l->rearm_on_tick = true;
+        return;
     }
     if (!(flags & IORING_CQE_F_MORE) && ns->accepting)
         accept_arm(l);
@@ -1124,6 +1163,13 @@ void net_shard_tick(struct net_shard *ns, uint64_t wall_ms)
 {
     (void)wall_ms;
     uint64_t now = now_ms();
+    for (uint32_t i = 0; i < ns->listener_count; i++) {
+        struct listener *l = &ns->listeners[i];
+        if (l->rearm_on_tick && ns->accepting && !l->accept_op.in_flight) {
+            l->rearm_on_tick = false;
+            accept_arm(l);
+        }
+    }
     /* Once a second, every connection: bounded by the connection pool. */
     if (++ns->tick_count % 10u == 0) {
         for (struct conn *c = ns->lru_head; c != NULL;) {
@@ -1150,7 +1196,7 @@ void net_shard_tick(struct net_shard *ns, uint64_t wall_ms)
         } else if (c->state != CONN_CLOSING && now - c->last_active_ms >= idle_ms) {
             ns->stats.closed_idle++;
             conn_close(c, "idle");
-        } else if (!ns->closing_all) {
+        } else if (!ns->closing_all && c->state != CONN_CLOSING) {
             break;
         }
         c = next;

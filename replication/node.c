@@ -18,6 +18,7 @@
 #include "ring/token.h"
 #include "storage/engine.h"
 #include "storage/kv.h"
+#include "storage/sweep.h"
 
 /* Every message between shards starts with this. The sender (home) owns the message; the
  * receiver works on it and sends the same pointer back. */
@@ -68,6 +69,7 @@ struct node_shard {
     struct node_msg *parked_head[RKV_SHARDS_MAX], *parked_tail[RKV_SHARDS_MAX];
     uint32_t parked_count;
     struct shard_metrics m;                    /* this shard's counters */
+    struct sweep sweep;                        /* TTL expiry and tombstone purge */
 };
 
 /* A /metrics request: one snapshot slot per shard; each part travels to its shard and back.
@@ -133,8 +135,16 @@ static void parked_retry(struct node_shard *ns)
         return;
     uint32_t count = shard_set_count(ns->sh->set);
     for (uint32_t to = 0; to < count; to++) {
-        while (ns->parked_head[to] != NULL && shard_send(ns->sh, to, ns->parked_head[to])) {
-            list_pop(&ns->parked_head[to], &ns->parked_tail[to]);
+        struct node_msg *m;
+        while ((m = ns->parked_head[to]) != NULL) {
+            /* Once pushed, m belongs to the receiver, which may link it into its own lists
+             * at once: take the next pointer before the push, never touch m after it. */
+            struct node_msg *next = m->next;
+            if (!shard_send(ns->sh, to, m))
+                break;
+            ns->parked_head[to] = next;
+            if (next == NULL)
+                ns->parked_tail[to] = NULL;
             ns->parked_count--;
         }
     }
@@ -242,6 +252,11 @@ static void node_snapshot(struct node_shard *ns, struct shard_metrics *out)
     out->parked = ns->parked_count;
     out->reqs_in_use = ns->req_pool.in_use;
     out->received_from_shards = ns->sh->msgs_in;
+    out->swept_expired = ns->sweep.stats.expired_count;
+    out->purged_tombstones = ns->sweep.stats.purged_count;
+    out->sweep_passes = ns->sweep.stats.passes_count;
+    if (engine_cache_stats(ns->es, &out->wt_cache_bytes, &out->wt_cache_max_bytes) != RKV_OK)
+        out->wt_cache_bytes = out->wt_cache_max_bytes = 0;
 }
 
 static void node_info_of(const struct node *n, struct node_info *info)
@@ -361,6 +376,7 @@ static enum rkv_err hook_start(struct shard *sh)
     ns->sh = sh;
     sh->app = ns;
     hlc_init(&ns->clock);
+    sweep_init(&ns->sweep, (uint64_t)n->cfg.sweep_interval_s * 1000u, (uint64_t)n->cfg.tombstone_grace_s * 1000u);
     if (!pool_init(&ns->req_pool, "req", sizeof(struct node_req), RKV_SHARD_REQS_MAX))
         return RKV_BUSY;
     ns->pool_ok = true;
@@ -427,9 +443,16 @@ static void hook_before_sleep(struct shard *sh)
                 send_or_park(ns, m->home, m);
         }
     }
+    /* Background work, one bounded batch per turn, after the turn's answers were released:
+     * its writes need no flush of their own (no answer waits for them; a lost one is redone
+     * by the next pass) and ride on the next group commit. */
+    uint64_t now_ms = rkv_wall_ms();
+    bool sweeping = sweep_due_ms(&ns->sweep) <= now_ms;
+    if (sweeping && sweep_step(&ns->sweep, ns->es, now_ms))
+        ns->wrote = true;
     engine_shard_idle(ns->es); /* every view of the turn was copied */
     bool more_input = net_shard_output(ns->net);
-    sh->no_sleep = more_input || ns->parked_count > 0;
+    sh->no_sleep = more_input || ns->parked_count > 0 || sweep_due_ms(&ns->sweep) <= now_ms;
 }
 
 static void hook_on_tick(struct shard *sh, uint64_t now_ms)

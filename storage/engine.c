@@ -345,14 +345,16 @@ enum rkv_err engine_open(const struct engine_config *cfg, struct engine **engine
     /* log: the write-ahead log. transaction_sync off: a commit only fills the log buffer;
      * durability comes from one engine_log_flush(sync=on) per loop turn (group commit).
      * checkpoint every 60 s bounds recovery time and lets old log files be archived.
-     * lsm_manager: 3 workers is WiredTiger's minimum, and they share the shards' cores. */
+     * lsm_manager: 3 workers is WiredTiger's minimum, and they share the shards' cores.
+     * statistics=(fast): the cheap counters only, for /metrics (cache fill). */
     char conn_cfg[512];
     int n = snprintf(conn_cfg, sizeof conn_cfg,
                      "create,cache_size=%" PRIu64 ",session_max=%" PRIu32 ","
                      "log=(enabled=true,archive=true,prealloc=true),"
                      "transaction_sync=(enabled=false),"
                      "checkpoint=(wait=60),"
-                     "lsm_manager=(worker_thread_max=3,merge=true)",
+                     "lsm_manager=(worker_thread_max=3,merge=true),"
+                     "statistics=(fast)",
                      cfg->cache_bytes, cfg->shard_count + ENGINE_SESSIONS_EXTRA);
     RKV_ASSERT(n > 0 && (size_t)n < sizeof conn_cfg);
 
@@ -469,6 +471,34 @@ static void engine_shard_release(struct engine_shard *s)
     /* reset only releases a position; it has no failure a caller could act on. */
     RKV_DEBUG_ASSERT(wt == 0);
     (void)wt;
+}
+
+enum rkv_err engine_cache_stats(struct engine_shard *s, uint64_t *bytes_out, uint64_t *max_bytes_out)
+{
+    *bytes_out = 0;
+    *max_bytes_out = 0;
+    engine_shard_release(s);
+    WT_CURSOR *c = NULL;
+    int wt = s->session->open_cursor(s->session, "statistics:", NULL, NULL, &c);
+    if (wt != 0)
+        return engine_err(wt, "open statistics cursor");
+    static const int keys[2] = { WT_STAT_CONN_CACHE_BYTES_INUSE, WT_STAT_CONN_CACHE_BYTES_MAX };
+    uint64_t *outs[2] = { bytes_out, max_bytes_out };
+    for (int i = 0; i < 2 && wt == 0; i++) {
+        c->set_key(c, keys[i]);
+        wt = c->search(c);
+        if (wt == 0) {
+            const char *desc, *pvalue;
+            int64_t value;
+            wt = c->get_value(c, &desc, &pvalue, &value);
+            if (wt == 0)
+                *outs[i] = value > 0 ? (uint64_t)value : 0;
+        }
+    }
+    int wt_close = c->close(c);
+    if (wt == 0)
+        wt = wt_close;
+    return wt == 0 ? RKV_OK : engine_err(wt, "read cache statistics");
 }
 
 void engine_shard_idle(struct engine_shard *s)

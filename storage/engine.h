@@ -106,6 +106,10 @@ struct engine_scan_result {
 enum rkv_err engine_scan_batch(struct engine_shard *s, struct engine_scan_pos *pos, uint32_t max_records, void *arg,
                                engine_scan_fn *visit, struct engine_scan_result *result_out);
 
+/* Reads WiredTiger's cache fill and size (node-wide figures) through s's session. Ends the
+ * last engine_read()'s view. Not for the hot path: it opens a statistics cursor. */
+enum rkv_err engine_cache_stats(struct engine_shard *s, uint64_t *bytes_out, uint64_t *max_bytes_out);
+
 /* Ends the last engine_read()'s view: the cursor gives up its position and the snapshot it
  * pins, so an idle shard holds no WiredTiger read snapshot. Call once per loop turn after
  * the views of the turn were copied. */
