@@ -53,6 +53,8 @@ int main(int argc, char **argv)
     }
     rkv_log(RKV_LOG_INFO, "ringkv node %s serving the binary protocol on %s:%u with %u shards, data in %s",
             cfg.node_id, cfg.listen.host, cfg.listen.port, cfg.shards, cfg.data_dir);
+    if (cfg.http_enabled)
+        rkv_log(RKV_LOG_INFO, "HTTP/JSON API on http://%s:%u (GET /health, GET /metrics, /kv/{key})", cfg.http.host, cfg.http.port);
     rkv_log(RKV_LOG_INFO, "stop with Ctrl-C or kill -TERM %ld", (long)getpid());
 
     int sig = 0;

@@ -22,6 +22,7 @@ done
 cat <<MSG
 ringkv: starting a local node
   binary protocol  $listen   (try: build-release/tools/ringkv-cli --addr $listen put hello world)
+  HTTP/JSON API    see the log line below (default 127.0.0.1:8080; --http ADDR or --http off)
   data             $data
   stop             Ctrl-C here, or kill -TERM <pid> (printed below)
 MSG
