@@ -409,7 +409,9 @@ static void conn_reply_http(struct conn *c, const struct bin_resp *resp, uint8_t
     if (!rkv_err_from_wire(resp->status, &err))
         err = RKV_INTERNAL;
     count_answer(c, slot->req.op.opcode, err);
-    bool keep = slot->req.keep_alive && !c->no_more_frames;
+    /* This request's own wish: a later request asking to close ends the connection after its
+     * own answer (http_flush_in_order), not this one. */
+    bool keep = slot->req.keep_alive;
     if (slot->req.route == HTTP_ROUTE_KV) {
         struct http_result res = {
             .err = err, .version = resp->version, .timestamp = resp->timestamp,

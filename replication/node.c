@@ -217,7 +217,9 @@ static void node_finish(struct node_shard *ns, struct node_req *r)
         .request_id = r->request_id,
         .opcode = r->opcode,
         .status = rkv_err_wire(r->err),
-        .acked = r->err == RKV_OK ? 1 : 0,
+        /* The replica answered (a value, not-found, or a refused condition) unless storage
+         * itself failed. */
+        .acked = (r->err == RKV_OK || r->err == RKV_NOT_FOUND || r->err == RKV_VERSION_MISMATCH) ? 1 : 0,
         .needed = 1,
         .version = r->version,
         .timestamp = r->timestamp,
