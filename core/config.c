@@ -24,6 +24,9 @@ _Static_assert(RKV_IDLE_TIMEOUT_S_DEFAULT == 300u && RKV_IDLE_TIMEOUT_S_MAX == 8
 _Static_assert(RKV_WT_CACHE_BYTES_MIN == (200ull << 20) && RKV_WT_CACHE_BYTES_DEFAULT == (512ull << 20),
                "update config_usage()");
 _Static_assert(RKV_NODE_ID_BYTES_MAX == 64u, "update config_usage()");
+_Static_assert(RKV_ROW_CACHE_BYTES_MIN == (1ull << 20) && RKV_ROW_CACHE_VALUE_BYTES_DEFAULT == (64u << 10) &&
+                   RKV_ROW_CACHE_VALUE_BYTES_MAX == (1u << 20),
+               "update config_usage()");
 _Static_assert(RKV_SWEEP_INTERVAL_S_DEFAULT == 10u && RKV_SWEEP_INTERVAL_S_MAX == 86400u, "update config_usage()");
 _Static_assert(RKV_TOMBSTONE_GRACE_S_DEFAULT == 259200u && RKV_TOMBSTONE_GRACE_S_MAX == 315360000u,
                "update config_usage()");
@@ -60,6 +63,13 @@ static const char config_usage_text[] =
     "                      (default: 300)\n"
     "  --cache-size BYTES  WiredTiger cache; suffix K, M or G for KiB, MiB, GiB;\n"
     "                      at least 200M (default: 512M)\n"
+    "  --row-cache-size BYTES\n"
+    "                      the node's row cache of hot records, split evenly over the\n"
+    "                      shards; suffix K, M or G; 0 turns it off, else at least 1M\n"
+    "                      (default: a quarter of physical memory)\n"
+    "  --row-cache-max-value BYTES\n"
+    "                      values longer than this are not cached; suffix K or M;\n"
+    "                      0 to 1M (default: 64K)\n"
     "  --sweep-interval S  seconds from the start of one sweep pass (expired values to\n"
     "                      tombstones, old tombstones purged) to the next, 1 to 86400\n"
     "                      (default: 10)\n"
@@ -74,10 +84,10 @@ static const char config_usage_text[] =
     "\n"
     "Config file: one \"key = value\" per line, before any section or in [ringkv]. The\n"
     "keys are the flag names without dashes: node-id, data, listen, http, shards, vnodes,\n"
-    "max-conns, idle-timeout, cache-size, sweep-interval, tombstone-grace, log-level, and\n"
-    "pin = true|false. Lines starting with ; or # are comments. An unknown key or section,\n"
-    "a key given twice, a bad value or a line longer than 198 bytes is an error naming\n"
-    "FILE:LINE.\n"
+    "max-conns, idle-timeout, cache-size, row-cache-size, row-cache-max-value,\n"
+    "sweep-interval, tombstone-grace, log-level, and pin = true|false. Lines starting\n"
+    "with ; or # are comments. An unknown key or section, a key given twice, a bad value\n"
+    "or a line longer than 198 bytes is an error naming FILE:LINE.\n"
     "\n"
     "Exit codes:\n"
     "  0  clean stop (SIGINT or SIGTERM), or --help\n"
@@ -97,6 +107,8 @@ enum config_key {
     KEY_MAX_CONNS,
     KEY_IDLE_TIMEOUT,
     KEY_CACHE_SIZE,
+    KEY_ROW_CACHE_SIZE,
+    KEY_ROW_CACHE_MAX_VALUE,
     KEY_SWEEP_INTERVAL,
     KEY_TOMBSTONE_GRACE,
     KEY_LOG_LEVEL,
@@ -124,6 +136,8 @@ static const struct config_opt config_opts[KEY_COUNT] = {
     [KEY_MAX_CONNS] = { "max-conns", true, true, true },
     [KEY_IDLE_TIMEOUT] = { "idle-timeout", true, true, true },
     [KEY_CACHE_SIZE] = { "cache-size", true, true, true },
+    [KEY_ROW_CACHE_SIZE] = { "row-cache-size", true, true, true },
+    [KEY_ROW_CACHE_MAX_VALUE] = { "row-cache-max-value", true, true, true },
     [KEY_SWEEP_INTERVAL] = { "sweep-interval", true, true, true },
     [KEY_TOMBSTONE_GRACE] = { "tombstone-grace", true, true, true },
     [KEY_LOG_LEVEL] = { "log-level", true, true, true },
@@ -384,6 +398,27 @@ static bool config_set(struct rkv_config *cfg, enum config_key key, const char *
         cfg->cache_bytes = v;
         return true;
     }
+    case KEY_ROW_CACHE_SIZE: {
+        uint64_t v;
+        if (!config_parse_bytes(value, &v) || (v != 0 && v < RKV_ROW_CACHE_BYTES_MIN)) {
+            config_errf(err, cap,
+                        "%s: must be 0 (off) or a byte count of at least %lluM (suffix K, M or G allowed), got \"%s\"",
+                        where, (unsigned long long)(RKV_ROW_CACHE_BYTES_MIN >> 20), qv);
+            return false;
+        }
+        cfg->row_cache_bytes = v;
+        return true;
+    }
+    case KEY_ROW_CACHE_MAX_VALUE: {
+        uint64_t v;
+        if (!config_parse_bytes(value, &v) || v > RKV_ROW_CACHE_VALUE_BYTES_MAX) {
+            config_errf(err, cap, "%s: must be a byte count from 0 to %uM (suffix K, M or G allowed), got \"%s\"",
+                        where, RKV_ROW_CACHE_VALUE_BYTES_MAX >> 20, qv);
+            return false;
+        }
+        cfg->row_cache_value_bytes_max = (uint32_t)v;
+        return true;
+    }
     case KEY_LOG_LEVEL:
         if (!rkv_log_level_parse(value, &cfg->log_level)) {
             config_errf(err, cap, "%s: must be one of debug, info, warn, error, got \"%s\"", where, qv);
@@ -413,6 +448,19 @@ static bool config_set(struct rkv_config *cfg, enum config_key key, const char *
     return false;
 }
 
+uint64_t config_row_cache_bytes_default(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES);
+    long page_bytes = sysconf(_SC_PAGESIZE);
+    if (pages <= 0 || page_bytes <= 0)
+        return RKV_ROW_CACHE_BYTES_MIN; /* unknown: a small cache still helps */
+    uint64_t phys = (uint64_t)pages;
+    /* pages * page size / 4 without overflow for any plausible page size */
+    uint64_t quarter = phys / 4u * (uint64_t)page_bytes + (phys % 4u) * (uint64_t)page_bytes / 4u;
+    quarter &= ~((1ull << 20) - 1u);
+    return quarter < RKV_ROW_CACHE_BYTES_MIN ? RKV_ROW_CACHE_BYTES_MIN : quarter;
+}
+
 static void config_defaults(struct rkv_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
@@ -431,6 +479,8 @@ static void config_defaults(struct rkv_config *cfg)
     cfg->conns_per_shard = RKV_CONNS_PER_SHARD_DEFAULT;
     cfg->idle_timeout_s = RKV_IDLE_TIMEOUT_S_DEFAULT;
     cfg->cache_bytes = RKV_WT_CACHE_BYTES_DEFAULT;
+    cfg->row_cache_bytes = config_row_cache_bytes_default();
+    cfg->row_cache_value_bytes_max = RKV_ROW_CACHE_VALUE_BYTES_DEFAULT;
     cfg->sweep_interval_s = RKV_SWEEP_INTERVAL_S_DEFAULT;
     cfg->tombstone_grace_s = RKV_TOMBSTONE_GRACE_S_DEFAULT;
     cfg->pin_threads = true;

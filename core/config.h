@@ -15,6 +15,20 @@
 #define RKV_HOST_BYTES_MAX 64u
 #define RKV_PATH_BYTES_MAX 1024u
 
+/* The per-shard row cache (storage/rowcache.h). --row-cache-size is the node's budget,
+ * split evenly over the shards; 0 switches the cache off, and any other value must be at
+ * least RKV_ROW_CACHE_BYTES_MIN so that each of up to RKV_SHARDS_MAX shards gets a share
+ * that holds its fixed arrays and some entries (16 KiB each at 64 shards). The default is a
+ * quarter of physical memory (the requirements plan most of a node's memory as a hot-data
+ * cache; WiredTiger's cache and the connection buffers take their share beside it).
+ * --row-cache-max-value: values longer than this are not cached, so that one large value
+ * cannot push out hundreds of small hot ones; 0 caches only empty values, tombstones and
+ * absent keys; at most the largest value. */
+#define RKV_ROW_CACHE_BYTES_MIN (1ull << 20)
+#define RKV_ROW_CACHE_VALUE_BYTES_DEFAULT (64u * 1024u)
+#define RKV_ROW_CACHE_VALUE_BYTES_MAX RKV_VALUE_BYTES_MAX
+_Static_assert(RKV_ROW_CACHE_VALUE_BYTES_DEFAULT <= RKV_ROW_CACHE_VALUE_BYTES_MAX, "default within bounds");
+
 struct rkv_addr {
     char host[RKV_HOST_BYTES_MAX]; /* an IPv4 or IPv6 literal, or "localhost" */
     uint16_t port;                  /* 1..65535 */
@@ -31,6 +45,11 @@ struct rkv_config {
     uint32_t conns_per_shard;                /* --max-conns, per shard */
     uint32_t idle_timeout_s;                 /* --idle-timeout, seconds, 1..RKV_IDLE_TIMEOUT_S_MAX */
     uint64_t cache_bytes;                    /* --cache-size, WiredTiger cache, bytes (K/M/G suffixes) */
+    uint64_t row_cache_bytes;                /* --row-cache-size, the node's row cache, bytes (K/M/G);
+                                              * 0 off, else >= RKV_ROW_CACHE_BYTES_MIN; default
+                                              * config_row_cache_bytes_default() */
+    uint32_t row_cache_value_bytes_max;      /* --row-cache-max-value, bytes (K/M/G),
+                                              * 0..RKV_ROW_CACHE_VALUE_BYTES_MAX */
     uint32_t sweep_interval_s;               /* --sweep-interval, seconds between sweep passes,
                                               * 1..RKV_SWEEP_INTERVAL_S_MAX */
     uint32_t tombstone_grace_s;              /* --tombstone-grace, seconds a tombstone is kept,
@@ -46,6 +65,9 @@ enum config_rc { CONFIG_OK, CONFIG_HELP, CONFIG_ERROR };
  * CONFIG_HELP: --help was given (the caller prints config_usage() and exits 0). */
 enum config_rc config_parse(int argc, char **argv, struct rkv_config *cfg_out, char *err_out,
                             size_t err_cap);
+/* The default --row-cache-size: a quarter of physical memory (sysconf), rounded down to a
+ * whole MiB and at least RKV_ROW_CACHE_BYTES_MIN; RKV_ROW_CACHE_BYTES_MIN when unknown. */
+uint64_t config_row_cache_bytes_default(void);
 /* The --help text of the server. */
 const char *config_usage(void);
 /* Parses "HOST:PORT" or "[V6]:PORT"; false when malformed. */

@@ -190,6 +190,13 @@ char *metrics_render(const struct node_info *info, const struct shard_metrics *s
     counter_per_shard(&t, "ringkv_storage_expired_swept_total", "Expired records the sweeper turned into tombstones.", s, count, OFF(swept_expired), 1.0);
     counter_per_shard(&t, "ringkv_storage_tombstones_purged_total", "Tombstones removed after their grace period.", s, count, OFF(purged_tombstones), 1.0);
     counter_per_shard(&t, "ringkv_storage_sweep_passes_total", "Completed sweeper passes over the shard's table.", s, count, OFF(sweep_passes), 1.0);
+    counter_per_shard(&t, "ringkv_rowcache_hits_total", "Row cache lookups answered from memory (by reads and by the read each write does first).", s, count, OFF(rowcache_hits), 1.0);
+    counter_per_shard(&t, "ringkv_rowcache_misses_total", "Row cache lookups that went to storage.", s, count, OFF(rowcache_misses), 1.0);
+    counter_per_shard(&t, "ringkv_rowcache_inserts_total", "Entries added to the row cache (read fills and writes).", s, count, OFF(rowcache_inserts), 1.0);
+    counter_per_shard(&t, "ringkv_rowcache_evictions_total", "Row cache entries evicted to stay within the budget.", s, count, OFF(rowcache_evictions), 1.0);
+    gauge_per_shard(&t, "ringkv_rowcache_bytes", "Bytes the row cache accounts now (entries with their overhead, and its table); never above the budget.", s, count, OFF(rowcache_bytes));
+    gauge_per_shard(&t, "ringkv_rowcache_budget_bytes", "The shard's row cache budget (0: off).", s, count, OFF(rowcache_budget_bytes));
+    gauge_per_shard(&t, "ringkv_rowcache_entries", "Entries in the row cache.", s, count, OFF(rowcache_entries));
     header(&t, "ringkv_storage_cache_bytes", "gauge", "Bytes in WiredTiger's cache (node-wide; reported by shard 0).");
     text_add(&t, "ringkv_storage_cache_bytes %llu\n", (unsigned long long)s[0].wt_cache_bytes);
     header(&t, "ringkv_storage_cache_max_bytes", "gauge", "WiredTiger's configured cache size.");

@@ -35,6 +35,9 @@ struct shard_metrics {
     uint64_t reqs_in_use;
     uint64_t swept_expired, purged_tombstones, sweep_passes;
     uint64_t wt_cache_bytes, wt_cache_max_bytes;
+    /* The shard's row cache (storage/rowcache.h); all zero when it is off. */
+    uint64_t rowcache_hits, rowcache_misses, rowcache_inserts, rowcache_evictions;
+    uint64_t rowcache_bytes, rowcache_budget_bytes, rowcache_entries;
 };
 
 struct node_info {

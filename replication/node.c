@@ -18,6 +18,7 @@
 #include "ring/token.h"
 #include "storage/engine.h"
 #include "storage/kv.h"
+#include "storage/rowcache.h"
 #include "storage/sweep.h"
 
 /* Every message between shards starts with this. The sender (home) owns the message; the
@@ -60,6 +61,7 @@ struct node_shard {
     struct node *node;
     struct shard *sh;
     struct engine_shard *es;
+    struct rowcache *rc;                       /* NULL when --row-cache-size is 0 */
     struct net_shard *net;
     struct hlc clock;
     struct pool req_pool;
@@ -158,7 +160,7 @@ static void node_execute(struct node_shard *ns, struct node_req *r)
     switch (r->opcode) {
     case BIN_OP_GET: {
         struct record_view view;
-        r->err = kv_get(ns->es, now_ms, r->token, r->key, r->key_bytes, &view);
+        r->err = kv_get(ns->es, ns->rc, now_ms, r->token, r->key, r->key_bytes, &view);
         if (r->err == RKV_OK) {
             r->version = view.hdr.version;
             r->timestamp = view.hdr.timestamp;
@@ -185,14 +187,14 @@ static void node_execute(struct node_shard *ns, struct node_req *r)
             .origin = ns->node->origin,
         };
         r->is_write = true;
-        r->err = kv_put(ns->es, &ns->clock, now_ms, &a, &res);
+        r->err = kv_put(ns->es, ns->rc, &ns->clock, now_ms, &a, &res);
         r->version = res.version;
         r->timestamp = res.timestamp;
         break;
     }
     case BIN_OP_DELETE:
         r->is_write = true;
-        r->err = kv_delete(ns->es, &ns->clock, now_ms, r->token, r->key, r->key_bytes, ns->node->origin, &res);
+        r->err = kv_delete(ns->es, ns->rc, &ns->clock, now_ms, r->token, r->key, r->key_bytes, ns->node->origin, &res);
         r->version = res.version;
         r->timestamp = res.timestamp;
         break;
@@ -257,6 +259,17 @@ static void node_snapshot(struct node_shard *ns, struct shard_metrics *out)
     out->swept_expired = ns->sweep.stats.expired_count;
     out->purged_tombstones = ns->sweep.stats.purged_count;
     out->sweep_passes = ns->sweep.stats.passes_count;
+    if (ns->rc != NULL) {
+        struct rowcache_stats rs;
+        rowcache_stats(ns->rc, &rs);
+        out->rowcache_hits = rs.hits_count;
+        out->rowcache_misses = rs.misses_count;
+        out->rowcache_inserts = rs.inserts_count;
+        out->rowcache_evictions = rs.evictions_count;
+        out->rowcache_bytes = rs.bytes;
+        out->rowcache_budget_bytes = rs.budget_bytes;
+        out->rowcache_entries = rs.entries_count;
+    }
     if (engine_cache_stats(ns->es, &out->wt_cache_bytes, &out->wt_cache_max_bytes) != RKV_OK)
         out->wt_cache_bytes = out->wt_cache_max_bytes = 0;
 }
@@ -385,6 +398,14 @@ static enum rkv_err hook_start(struct shard *sh)
     enum rkv_err err = engine_shard_open(n->engine, sh->idx, &ns->es);
     if (err != RKV_OK)
         return err;
+    if (n->cfg.row_cache_bytes > 0) {
+        /* The node's budget split evenly; config guarantees a share that create accepts. */
+        struct rowcache_config rcc = { .budget_bytes = n->cfg.row_cache_bytes / n->cfg.shards,
+                                       .value_bytes_max = n->cfg.row_cache_value_bytes_max };
+        err = rowcache_create(&rcc, &ns->rc);
+        if (err != RKV_OK)
+            return err;
+    }
     struct net_config nc = { .listen = n->cfg.listen, .http_enabled = n->cfg.http_enabled, .http = n->cfg.http,
                              .conns_max = n->cfg.conns_per_shard, .idle_timeout_s = n->cfg.idle_timeout_s };
     struct net_handler h = { .on_request = node_on_request, .ctx = ns };
@@ -450,7 +471,7 @@ static void hook_before_sleep(struct shard *sh)
      * by the next pass) and ride on the next group commit. */
     uint64_t now_ms = rkv_wall_ms();
     bool sweeping = sweep_due_ms(&ns->sweep) <= now_ms;
-    if (sweeping && sweep_step(&ns->sweep, ns->es, now_ms))
+    if (sweeping && sweep_step(&ns->sweep, ns->es, ns->rc, now_ms))
         ns->wrote = true;
     engine_shard_idle(ns->es); /* every view of the turn was copied */
     bool more_input = net_shard_output(ns->net);
@@ -505,6 +526,8 @@ static void hook_finish(struct shard *sh)
         engine_shard_close(ns->es);
         ns->es = NULL;
     }
+    rowcache_destroy(ns->rc);
+    ns->rc = NULL;
     if (ns->pool_ok) {
         pool_destroy(&ns->req_pool);
         ns->pool_ok = false;

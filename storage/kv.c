@@ -1,7 +1,9 @@
 /* ringkv's local replica semantics over the engine: every write reads the stored record
  * first, so that versions grow by one over whatever is stored (tombstones and expired
  * records included) and the new timestamp is above the stored one. Stateless: every call
- * works on the caller's engine_shard and HLC, both owned by the calling shard. */
+ * works on the caller's engine_shard, row cache and HLC, all owned by the calling shard.
+ * With a row cache, reads ask it first and every engine write or its failure is mirrored
+ * into it before the call returns (the coherence rule of storage/rowcache.h). */
 #include "storage/kv.h"
 
 #include <inttypes.h>
@@ -19,14 +21,51 @@ struct kv_prior {
     uint64_t live_version; /* version if it is visible at now_ms, else 0 (conditional puts) */
 };
 
+/* Reads the stored record of (token, key), through the cache when there is one: a cached
+ * record or absent marker is what storage holds (coherence rule), so storage is read only
+ * on a miss. RKV_OK with *view_out, RKV_NOT_FOUND, or a storage error. The view lives until
+ * the next call on s or rc. *from_storage_out says whether storage was read. */
+static enum rkv_err kv_read_stored(struct engine_shard *s, struct rowcache *rc, uint64_t token, const uint8_t *key,
+                                   size_t key_bytes, struct record_view *view_out, bool *from_storage_out)
+{
+    *from_storage_out = false;
+    if (rc != NULL) {
+        enum rowcache_hit hit = rowcache_lookup(rc, token, key, key_bytes, view_out);
+        if (hit == ROWCACHE_RECORD)
+            return RKV_OK;
+        if (hit == ROWCACHE_ABSENT)
+            return RKV_NOT_FOUND;
+    }
+    *from_storage_out = true;
+    return engine_read(s, token, key, key_bytes, view_out);
+}
+
+/* Mirrors a write into the cache: the record now stored, or, when the engine call failed,
+ * forgets the key (the table may hold the old record or the new one: the cache must not
+ * claim either). */
+static void kv_cache_written(struct rowcache *rc, enum rkv_err err, uint64_t token, const uint8_t *key,
+                             size_t key_bytes, const struct record_hdr *hdr, const uint8_t *value,
+                             uint32_t value_bytes)
+{
+    if (rc == NULL)
+        return;
+    if (err != RKV_OK) {
+        rowcache_remove(rc, token, key, key_bytes);
+        return;
+    }
+    struct record_view v = { .hdr = *hdr, .value = value, .value_bytes = value_bytes };
+    rowcache_store(rc, ROWCACHE_WRITE, token, key, key_bytes, &v);
+}
+
 /* Reads the stored record of the key and keeps only its header fields: the view dies at
  * the engine_write() that follows. */
-static enum rkv_err kv_prior_read(struct engine_shard *s, uint64_t now_ms, uint64_t token, const uint8_t *key,
-                                  size_t key_bytes, struct kv_prior *prior_out)
+static enum rkv_err kv_prior_read(struct engine_shard *s, struct rowcache *rc, uint64_t now_ms, uint64_t token,
+                                  const uint8_t *key, size_t key_bytes, struct kv_prior *prior_out)
 {
     memset(prior_out, 0, sizeof *prior_out);
     struct record_view v;
-    enum rkv_err err = engine_read(s, token, key, key_bytes, &v);
+    bool from_storage;
+    enum rkv_err err = kv_read_stored(s, rc, token, key, key_bytes, &v, &from_storage);
     if (err == RKV_NOT_FOUND)
         return RKV_OK;
     if (err != RKV_OK)
@@ -57,7 +96,7 @@ static uint64_t kv_stamp(struct hlc *clock, uint64_t now_ms, const struct kv_pri
     return ts;
 }
 
-enum rkv_err kv_put(struct engine_shard *s, struct hlc *clock, uint64_t now_ms,
+enum rkv_err kv_put(struct engine_shard *s, struct rowcache *rc, struct hlc *clock, uint64_t now_ms,
                     const struct kv_put_args *args, struct kv_result *result_out)
 {
     RKV_ASSERT(result_out != NULL);
@@ -69,7 +108,7 @@ enum rkv_err kv_put(struct engine_shard *s, struct hlc *clock, uint64_t now_ms,
     RKV_ASSERT(args->ttl_s <= RKV_TTL_S_MAX);
 
     struct kv_prior prior;
-    enum rkv_err err = kv_prior_read(s, now_ms, args->token, args->key, args->key_bytes, &prior);
+    enum rkv_err err = kv_prior_read(s, rc, now_ms, args->token, args->key, args->key_bytes, &prior);
     if (err != RKV_OK)
         return err;
     if (args->conditional && prior.live_version != args->if_version) {
@@ -86,6 +125,7 @@ enum rkv_err kv_put(struct engine_shard *s, struct hlc *clock, uint64_t now_ms,
         .expiry_ms = args->ttl_s == 0 ? 0 : now_ms + (uint64_t)args->ttl_s * 1000u,
     };
     err = engine_write(s, args->token, args->key, args->key_bytes, &hdr, args->value, args->value_bytes);
+    kv_cache_written(rc, err, args->token, args->key, args->key_bytes, &hdr, args->value, args->value_bytes);
     if (err != RKV_OK)
         return err;
     result_out->version = hdr.version;
@@ -93,12 +133,22 @@ enum rkv_err kv_put(struct engine_shard *s, struct hlc *clock, uint64_t now_ms,
     return RKV_OK;
 }
 
-enum rkv_err kv_get(struct engine_shard *s, uint64_t now_ms, uint64_t token, const uint8_t *key,
-                    size_t key_bytes, struct record_view *view_out)
+enum rkv_err kv_get(struct engine_shard *s, struct rowcache *rc, uint64_t now_ms, uint64_t token,
+                    const uint8_t *key, size_t key_bytes, struct record_view *view_out)
 {
     RKV_ASSERT(view_out != NULL);
     RKV_ASSERT(s != NULL);
-    enum rkv_err err = engine_read(s, token, key, key_bytes, view_out);
+    bool from_storage;
+    enum rkv_err err = kv_read_stored(s, rc, token, key, key_bytes, view_out, &from_storage);
+    if (rc != NULL && from_storage) {
+        /* Fill from what storage answered: a record (live, expired or tombstone: all of
+         * them answer later reads and writes), or the knowledge that nothing is stored. A
+         * corrupt record or an error is not cached. The view stays WiredTiger's. */
+        if (err == RKV_OK)
+            rowcache_store(rc, ROWCACHE_FILL, token, key, key_bytes, view_out);
+        else if (err == RKV_NOT_FOUND)
+            rowcache_store(rc, ROWCACHE_FILL, token, key, key_bytes, NULL);
+    }
     if (err != RKV_OK)
         return err;
     if (!record_visible(&view_out->hdr, now_ms)) {
@@ -108,7 +158,7 @@ enum rkv_err kv_get(struct engine_shard *s, uint64_t now_ms, uint64_t token, con
     return RKV_OK;
 }
 
-enum rkv_err kv_delete(struct engine_shard *s, struct hlc *clock, uint64_t now_ms, uint64_t token,
+enum rkv_err kv_delete(struct engine_shard *s, struct rowcache *rc, struct hlc *clock, uint64_t now_ms, uint64_t token,
                        const uint8_t *key, size_t key_bytes, uint32_t origin,
                        struct kv_result *result_out)
 {
@@ -118,7 +168,7 @@ enum rkv_err kv_delete(struct engine_shard *s, struct hlc *clock, uint64_t now_m
     RKV_ASSERT(clock != NULL);
 
     struct kv_prior prior;
-    enum rkv_err err = kv_prior_read(s, now_ms, token, key, key_bytes, &prior);
+    enum rkv_err err = kv_prior_read(s, rc, now_ms, token, key, key_bytes, &prior);
     if (err != RKV_OK)
         return err;
     struct record_hdr hdr = {
@@ -130,6 +180,7 @@ enum rkv_err kv_delete(struct engine_shard *s, struct hlc *clock, uint64_t now_m
         .expiry_ms = now_ms,
     };
     err = engine_write(s, token, key, key_bytes, &hdr, NULL, 0);
+    kv_cache_written(rc, err, token, key, key_bytes, &hdr, NULL, 0);
     if (err != RKV_OK)
         return err;
     result_out->version = hdr.version;

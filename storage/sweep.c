@@ -67,8 +67,8 @@ static bool sweep_hdr_same(const struct record_hdr *a, const struct record_hdr *
 /* Carries out one action: reads the record again, and writes only when it is still the
  * record the scan saw. Sets *wrote_out when the table changed. RKV_OK also when the record
  * changed and was left alone; another error when the storage failed. */
-static enum rkv_err sweep_apply_one(struct sweep *sw, struct engine_shard *s, const struct sweep_action *a,
-                                    bool *wrote_out)
+static enum rkv_err sweep_apply_one(struct sweep *sw, struct engine_shard *s, struct rowcache *rc,
+                                    const struct sweep_action *a, bool *wrote_out)
 {
     *wrote_out = false;
     struct record_view cur;
@@ -99,12 +99,30 @@ static enum rkv_err sweep_apply_one(struct sweep *sw, struct engine_shard *s, co
             .expiry_ms = a->hdr.expiry_ms,
         };
         err = engine_write(s, a->token, a->key, a->key_bytes, &t, NULL, 0);
+        if (rc != NULL) {
+            /* Write-through: a cached copy of the expired record becomes the tombstone; a
+             * failed write leaves the table uncertain, so the cache forgets the key. */
+            if (err == RKV_OK) {
+                struct record_view tv = { .hdr = t, .value = NULL, .value_bytes = 0 };
+                rowcache_store(rc, ROWCACHE_UPDATE, a->token, a->key, a->key_bytes, &tv);
+            } else {
+                rowcache_remove(rc, a->token, a->key, a->key_bytes);
+            }
+        }
         if (err != RKV_OK)
             return err;
         sw->stats.expired_count++;
     } else {
         RKV_ASSERT(a->hdr.flags & REC_F_TOMBSTONE);
         err = engine_remove(s, a->token, a->key, a->key_bytes);
+        /* The key is gone from the table: a cached tombstone becomes a known-absent marker.
+         * On failure it may or may not be gone, so the cache forgets it. */
+        if (rc != NULL) {
+            if (err == RKV_OK)
+                rowcache_store(rc, ROWCACHE_UPDATE, a->token, a->key, a->key_bytes, NULL);
+            else
+                rowcache_remove(rc, a->token, a->key, a->key_bytes);
+        }
         if (err != RKV_OK)
             return err;
         sw->stats.purged_count++;
@@ -113,7 +131,7 @@ static enum rkv_err sweep_apply_one(struct sweep *sw, struct engine_shard *s, co
     return RKV_OK;
 }
 
-bool sweep_step(struct sweep *sw, struct engine_shard *s, uint64_t now_ms)
+bool sweep_step(struct sweep *sw, struct engine_shard *s, struct rowcache *rc, uint64_t now_ms)
 {
     RKV_ASSERT(sw != NULL);
     RKV_ASSERT(s != NULL);
@@ -149,7 +167,7 @@ bool sweep_step(struct sweep *sw, struct engine_shard *s, uint64_t now_ms)
     enum rkv_err err = RKV_OK;
     for (uint32_t i = 0; i < sw->action_count && err == RKV_OK; i++) {
         bool w = false;
-        err = sweep_apply_one(sw, s, &sw->actions[i], &w);
+        err = sweep_apply_one(sw, s, rc, &sw->actions[i], &w);
         wrote = wrote || w;
     }
     sw->action_count = 0;

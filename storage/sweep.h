@@ -26,6 +26,7 @@
 #include "core/limits.h"
 #include "storage/engine.h"
 #include "storage/record.h"
+#include "storage/rowcache.h"
 
 /* Running totals since sweep_init(); a metrics exporter reads them on the owning shard. */
 struct sweep_stats {
@@ -79,6 +80,10 @@ void sweep_init(struct sweep *sw, uint64_t interval_ms, uint64_t grace_ms);
  *   RKV_SWEEP_WRITES_PER_STEP_MAX writes (tombstones written plus tombstones removed),
  *   stopping the batch early when the writes are used up;
  * - ends the pass when the batch reaches the end of the table.
+ * Every write is mirrored into the shard's row cache rc (NULL: none) in the same call: an
+ * expired record's cached entry becomes the tombstone (an uncached key is not inserted), a
+ * purged key's entry becomes a known-absent marker, and the entry of a key whose write
+ * failed is removed.
  * Returns true when it wrote to the table this call. Its writes are in WiredTiger's log
  * buffer, not yet durable: the caller's group commit of the turn covers them. Nothing is
  * acknowledged on the strength of a sweep write, so a crash before the flush only means the
@@ -89,7 +94,7 @@ void sweep_init(struct sweep *sw, uint64_t interval_ms, uint64_t grace_ms);
  * earlier engine_read() on s and leaves the cursor released); at most once per loop turn,
  * and at least once per turn while sweep_due_ms() <= now_ms. Wall-clock jumps are tolerated:
  * a clock that goes back delays the next pass by at most interval_ms. */
-bool sweep_step(struct sweep *sw, struct engine_shard *s, uint64_t now_ms);
+bool sweep_step(struct sweep *sw, struct engine_shard *s, struct rowcache *rc, uint64_t now_ms);
 
 /* The wall-clock ms from which sweep_step() has work: 0 or a past time while a pass is
  * running (the loop should not sleep past this turn), else the start of the next pass. A

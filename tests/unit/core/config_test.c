@@ -116,6 +116,9 @@ Test(config, no_flags_give_the_documented_defaults)
     cr_assert_eq(cfg.conns_per_shard, RKV_CONNS_PER_SHARD_DEFAULT);
     cr_assert_eq(cfg.idle_timeout_s, RKV_IDLE_TIMEOUT_S_DEFAULT);
     cr_assert_eq(cfg.cache_bytes, RKV_WT_CACHE_BYTES_DEFAULT);
+    cr_assert_eq(cfg.row_cache_bytes, config_row_cache_bytes_default());
+    cr_assert_eq(cfg.row_cache_value_bytes_max, 64u * 1024u);
+    cr_assert_eq(cfg.row_cache_value_bytes_max, RKV_ROW_CACHE_VALUE_BYTES_DEFAULT);
     cr_assert_eq(cfg.sweep_interval_s, 10u);
     cr_assert_eq(cfg.sweep_interval_s, RKV_SWEEP_INTERVAL_S_DEFAULT);
     cr_assert_eq(cfg.tombstone_grace_s, 72u * 3600u, "72 hours");
@@ -643,6 +646,110 @@ Test(config, cache_size_of_the_largest_representable_count_is_accepted)
     cr_assert_eq(cfg.cache_bytes, 17179869183ull << 30);
 }
 
+/* ---- --row-cache-size, --row-cache-max-value ------------------------------------------ */
+
+#define ROW_CACHE_MSG(v) "--row-cache-size: must be 0 (off) or a byte count of at least 1M (suffix K, M or G allowed), got \"" v "\""
+#define ROW_VALUE_MSG(v) "--row-cache-max-value: must be a byte count from 0 to 1M (suffix K, M or G allowed), got \"" v "\""
+
+Test(config, row_cache_default_is_a_quarter_of_physical_memory)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), page_bytes = sysconf(_SC_PAGESIZE);
+    cr_assert_gt(pages, 0);
+    cr_assert_gt(page_bytes, 0);
+    uint64_t quarter = (uint64_t)pages * (uint64_t)page_bytes / 4u;
+    uint64_t d = config_row_cache_bytes_default();
+    cr_assert_leq(d, quarter);
+    cr_assert_gt(d + (1ull << 20), quarter, "rounded down to a whole MiB only");
+    cr_assert_eq(d % (1ull << 20), 0u);
+    cr_assert_geq(d, RKV_ROW_CACHE_BYTES_MIN);
+}
+
+Test(config, row_cache_size_zero_switches_the_cache_off)
+{
+    struct rkv_config cfg;
+    PARSE_OK(&cfg, "--row-cache-size", "0");
+    cr_assert_eq(cfg.row_cache_bytes, 0u);
+    PARSE_OK(&cfg, "--row-cache-size=0K");
+    cr_assert_eq(cfg.row_cache_bytes, 0u);
+}
+
+Test(config, row_cache_size_takes_suffixes)
+{
+    struct rkv_config cfg;
+    PARSE_OK(&cfg, "--row-cache-size", "1536K");
+    cr_assert_eq(cfg.row_cache_bytes, 1536ull << 10);
+    PARSE_OK(&cfg, "--row-cache-size", "64m");
+    cr_assert_eq(cfg.row_cache_bytes, 64ull << 20);
+    PARSE_OK(&cfg, "--row-cache-size", "3G");
+    cr_assert_eq(cfg.row_cache_bytes, 3ull << 30);
+}
+
+Test(config, row_cache_size_at_the_minimum_is_accepted)
+{
+    struct rkv_config cfg;
+    char v[32];
+    snprintf(v, sizeof v, "%llu", (unsigned long long)RKV_ROW_CACHE_BYTES_MIN);
+    PARSE_OK(&cfg, "--row-cache-size", v);
+    cr_assert_eq(cfg.row_cache_bytes, RKV_ROW_CACHE_BYTES_MIN);
+    PARSE_OK(&cfg, "--row-cache-size", "1M");
+    cr_assert_eq(cfg.row_cache_bytes, RKV_ROW_CACHE_BYTES_MIN);
+}
+
+Test(config, row_cache_size_one_byte_below_the_minimum_and_one_are_rejected)
+{
+    char v[32], msg[256];
+    snprintf(v, sizeof v, "%llu", (unsigned long long)RKV_ROW_CACHE_BYTES_MIN - 1u);
+    snprintf(msg, sizeof msg, ROW_CACHE_MSG("%s"), v);
+    PARSE_ERR(msg, "--row-cache-size", v);
+    PARSE_ERR(ROW_CACHE_MSG("1"), "--row-cache-size", "1");
+    PARSE_ERR(ROW_CACHE_MSG("1023K"), "--row-cache-size", "1023K");
+}
+
+Test(config, row_cache_size_malformed_values_are_rejected)
+{
+    PARSE_ERR(ROW_CACHE_MSG(""), "--row-cache-size=");
+    PARSE_ERR(ROW_CACHE_MSG("G"), "--row-cache-size", "G");
+    PARSE_ERR(ROW_CACHE_MSG("1T"), "--row-cache-size", "1T");
+    PARSE_ERR(ROW_CACHE_MSG("-1"), "--row-cache-size", "-1");
+    PARSE_ERR(ROW_CACHE_MSG("17179869184G"), "--row-cache-size", "17179869184G");
+}
+
+Test(config, row_cache_max_value_bounds_are_zero_and_one_mib)
+{
+    struct rkv_config cfg;
+    PARSE_OK(&cfg, "--row-cache-max-value", "0");
+    cr_assert_eq(cfg.row_cache_value_bytes_max, 0u);
+    PARSE_OK(&cfg, "--row-cache-max-value", "1M");
+    cr_assert_eq(cfg.row_cache_value_bytes_max, RKV_ROW_CACHE_VALUE_BYTES_MAX);
+    PARSE_OK(&cfg, "--row-cache-max-value", "1048576");
+    cr_assert_eq(cfg.row_cache_value_bytes_max, 1u << 20);
+    PARSE_OK(&cfg, "--row-cache-max-value", "4k");
+    cr_assert_eq(cfg.row_cache_value_bytes_max, 4096u);
+    PARSE_ERR(ROW_VALUE_MSG("1048577"), "--row-cache-max-value", "1048577");
+    PARSE_ERR(ROW_VALUE_MSG("1025K"), "--row-cache-max-value", "1025K");
+    PARSE_ERR(ROW_VALUE_MSG("1G"), "--row-cache-max-value", "1G");
+    PARSE_ERR(ROW_VALUE_MSG("x"), "--row-cache-max-value", "x");
+}
+
+Test(config, row_cache_keys_are_read_from_the_file_and_flags_win)
+{
+    struct rkv_config cfg;
+    char path[256], err[ERR_CAP];
+    ini_write("row-cache-size = 8M\nrow-cache-max-value = 16K\n", path);
+    enum config_rc rc = PARSE(&cfg, err, "--config", path);
+    enum config_rc rc2 = PARSE(&cfg, err, "--config", path, "--row-cache-size", "0");
+    struct rkv_config cfg2;
+    enum config_rc rc3 = PARSE(&cfg2, err, "--config", path);
+    unlink(path);
+    cr_assert_eq(rc, CONFIG_OK);
+    cr_assert_eq(rc2, CONFIG_OK);
+    cr_assert_eq(cfg.row_cache_bytes, 0u, "the flag wins");
+    cr_assert_eq(cfg.row_cache_value_bytes_max, 16u << 10);
+    cr_assert_eq(rc3, CONFIG_OK);
+    cr_assert_eq(cfg2.row_cache_bytes, 8ull << 20);
+    cr_assert_eq(cfg2.row_cache_value_bytes_max, 16u << 10);
+}
+
 /* ---- --no-pin, --log-level ---------------------------------------------------------- */
 
 Test(config, no_pin_turns_pinning_off)
@@ -677,6 +784,7 @@ Test(config, usage_describes_every_flag_and_the_exit_codes)
     static const char *const flags[] = { "--node-id", "--data",      "--listen",     "--shards",
                                          "--vnodes",  "--max-conns", "--idle-timeout", "--cache-size",
                                          "--sweep-interval", "--tombstone-grace",
+                                         "--row-cache-size", "--row-cache-max-value",
                                          "--no-pin",  "--log-level", "--config",     "--help" };
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
         cr_assert_not_null(strstr(u, flags[i]), "usage lacks %s", flags[i]);
@@ -714,6 +822,10 @@ Test(config, usage_states_the_defaults_and_bounds_of_the_limits)
     snprintf(s, sizeof s, "(default: %u, 72 hours)", RKV_TOMBSTONE_GRACE_S_DEFAULT);
     cr_assert_not_null(strstr(u, s), "%s", s);
     cr_assert_not_null(strstr(u, "sweep-interval, tombstone-grace"), "the file keys are listed");
+    cr_assert_not_null(strstr(u, "row-cache-size, row-cache-max-value"), "the file keys are listed");
+    cr_assert_not_null(strstr(u, "0 turns it off, else at least 1M"));
+    cr_assert_not_null(strstr(u, "0 to 1M (default: 64K)"));
+    cr_assert_not_null(strstr(u, "(default: a quarter of physical memory)"));
 }
 
 /* ---- the INI file ------------------------------------------------------------------- */

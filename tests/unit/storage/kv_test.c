@@ -69,7 +69,7 @@ static struct kv_result put_ok(uint64_t now_ms, const char *key, const char *val
 {
     struct kv_put_args a = put_args(key, value);
     struct kv_result r;
-    cr_assert_eq(kv_put(sh, &clk, now_ms, &a, &r), RKV_OK);
+    cr_assert_eq(kv_put(sh, NULL, &clk, now_ms, &a, &r), RKV_OK);
     return r;
 }
 
@@ -79,7 +79,7 @@ static enum rkv_err put_if(uint64_t now_ms, const char *key, const char *value, 
     struct kv_put_args a = put_args(key, value);
     a.conditional = true;
     a.if_version = if_version;
-    return kv_put(sh, &clk, now_ms, &a, r);
+    return kv_put(sh, NULL, &clk, now_ms, &a, r);
 }
 
 static struct kv_result put_ttl_ok(uint64_t now_ms, const char *key, const char *value, uint32_t ttl_s)
@@ -87,20 +87,20 @@ static struct kv_result put_ttl_ok(uint64_t now_ms, const char *key, const char 
     struct kv_put_args a = put_args(key, value);
     a.ttl_s = ttl_s;
     struct kv_result r;
-    cr_assert_eq(kv_put(sh, &clk, now_ms, &a, &r), RKV_OK);
+    cr_assert_eq(kv_put(sh, NULL, &clk, now_ms, &a, &r), RKV_OK);
     return r;
 }
 
 static struct kv_result delete_ok(uint64_t now_ms, const char *key)
 {
     struct kv_result r;
-    cr_assert_eq(kv_delete(sh, &clk, now_ms, TOKEN, (const uint8_t *)key, strlen(key), ORIGIN, &r), RKV_OK);
+    cr_assert_eq(kv_delete(sh, NULL, &clk, now_ms, TOKEN, (const uint8_t *)key, strlen(key), ORIGIN, &r), RKV_OK);
     return r;
 }
 
 static enum rkv_err get(uint64_t now_ms, const char *key, struct record_view *v)
 {
-    return kv_get(sh, now_ms, TOKEN, (const uint8_t *)key, strlen(key), v);
+    return kv_get(sh, NULL, now_ms, TOKEN, (const uint8_t *)key, strlen(key), v);
 }
 
 /* The raw stored record, tombstones and expired ones included. */
@@ -378,11 +378,11 @@ Test(kv, value_of_1_mib_and_key_of_256_bytes_are_stored_and_read_back)
     struct kv_put_args a = { .token = TOKEN, .key = key, .key_bytes = sizeof key, .value = value,
                              .value_bytes = RKV_VALUE_BYTES_MAX, .origin = ORIGIN };
     struct kv_result r;
-    cr_assert_eq(kv_put(sh, &clk, T0_MS, &a, &r), RKV_OK);
-    cr_assert_eq(kv_put(sh, &clk, T0_MS, &a, &r), RKV_OK);
+    cr_assert_eq(kv_put(sh, NULL, &clk, T0_MS, &a, &r), RKV_OK);
+    cr_assert_eq(kv_put(sh, NULL, &clk, T0_MS, &a, &r), RKV_OK);
     cr_assert_eq(r.version, 2u);
     struct record_view v;
-    cr_assert_eq(kv_get(sh, T0_MS, TOKEN, key, sizeof key, &v), RKV_OK);
+    cr_assert_eq(kv_get(sh, NULL, T0_MS, TOKEN, key, sizeof key, &v), RKV_OK);
     cr_assert_eq(v.value_bytes, RKV_VALUE_BYTES_MAX);
     cr_assert_eq(memcmp(v.value, value, RKV_VALUE_BYTES_MAX), 0);
     free(value);
@@ -396,8 +396,8 @@ Test(kv, stored_version_with_no_successor_is_corrupt_not_a_crash)
     cr_assert_eq(engine_write(sh, TOKEN, (const uint8_t *)"k", 1, &h, NULL, 0), RKV_OK);
     struct kv_put_args a = put_args("k", "v");
     struct kv_result r;
-    cr_assert_eq(kv_put(sh, &clk, T0_MS, &a, &r), RKV_CORRUPT);
-    cr_assert_eq(kv_delete(sh, &clk, T0_MS, TOKEN, (const uint8_t *)"k", 1, ORIGIN, &r), RKV_CORRUPT);
+    cr_assert_eq(kv_put(sh, NULL, &clk, T0_MS, &a, &r), RKV_CORRUPT);
+    cr_assert_eq(kv_delete(sh, NULL, &clk, T0_MS, TOKEN, (const uint8_t *)"k", 1, ORIGIN, &r), RKV_CORRUPT);
     cr_assert_eq(stored_hdr("k").version, UINT64_MAX);
 }
 
@@ -407,6 +407,6 @@ Test(kv, stored_timestamp_with_no_successor_is_corrupt_not_a_crash)
     cr_assert_eq(engine_write(sh, TOKEN, (const uint8_t *)"k", 1, &h, NULL, 0), RKV_OK);
     struct kv_put_args a = put_args("k", "v");
     struct kv_result r;
-    cr_assert_eq(kv_put(sh, &clk, T0_MS, &a, &r), RKV_CORRUPT);
-    cr_assert_eq(kv_delete(sh, &clk, T0_MS, TOKEN, (const uint8_t *)"k", 1, ORIGIN, &r), RKV_CORRUPT);
+    cr_assert_eq(kv_put(sh, NULL, &clk, T0_MS, &a, &r), RKV_CORRUPT);
+    cr_assert_eq(kv_delete(sh, NULL, &clk, T0_MS, TOKEN, (const uint8_t *)"k", 1, ORIGIN, &r), RKV_CORRUPT);
 }

@@ -102,14 +102,14 @@ static struct kv_result put_ttl(uint64_t now_ms, const char *key, const char *va
         .origin = ORIGIN,
     };
     struct kv_result r;
-    cr_assert_eq(kv_put(sh, &clk, now_ms, &a, &r), RKV_OK);
+    cr_assert_eq(kv_put(sh, NULL, &clk, now_ms, &a, &r), RKV_OK);
     return r;
 }
 
 static struct kv_result del(uint64_t now_ms, const char *key)
 {
     struct kv_result r;
-    cr_assert_eq(kv_delete(sh, &clk, now_ms, TOKEN, (const uint8_t *)key, strlen(key), ORIGIN, &r), RKV_OK);
+    cr_assert_eq(kv_delete(sh, NULL, &clk, now_ms, TOKEN, (const uint8_t *)key, strlen(key), ORIGIN, &r), RKV_OK);
     return r;
 }
 
@@ -157,7 +157,7 @@ static struct step_delta step(uint64_t now_ms)
 {
     struct sweep_stats before = sw.stats;
     struct step_delta d;
-    d.wrote = sweep_step(&sw, sh, now_ms);
+    d.wrote = sweep_step(&sw, sh, NULL, now_ms);
     d.scanned = sw.stats.scanned_count - before.scanned_count;
     d.expired = sw.stats.expired_count - before.expired_count;
     d.purged = sw.stats.purged_count - before.purged_count;
@@ -260,7 +260,7 @@ Test(sweep, write_after_the_sweep_wins_over_its_tombstone)
     cr_assert_gt(again.timestamp, w.timestamp);
     cr_assert_eq(again.version, w.version + 1, "versions continue over the sweep's tombstone");
     struct record_view v;
-    cr_assert_eq(kv_get(sh, T0_MS + 1001, TOKEN, (const uint8_t *)"k", 1, &v), RKV_OK);
+    cr_assert_eq(kv_get(sh, NULL, T0_MS + 1001, TOKEN, (const uint8_t *)"k", 1, &v), RKV_OK);
     cr_assert_eq(memcmp(v.value, "back", 4), 0);
     cr_assert_not(step(T0_MS + 1002).wrote);
 }
@@ -501,7 +501,7 @@ Test(sweep, step_leaves_the_shard_with_no_position_so_other_calls_follow)
     cr_assert_eq(engine_log_flush(sh), RKV_OK);
     put_ttl(T0_MS + 1001, "a", "w", 0);
     struct record_view v;
-    cr_assert_eq(kv_get(sh, T0_MS + 1001, TOKEN, (const uint8_t *)"a", 1, &v), RKV_OK);
+    cr_assert_eq(kv_get(sh, NULL, T0_MS + 1001, TOKEN, (const uint8_t *)"a", 1, &v), RKV_OK);
 }
 
 /* ---- sweep_init bounds ---- */
@@ -539,5 +539,5 @@ Test(sweep, step_before_init_aborts, .signal = SIGABRT)
     cr_assert_not_null(fresh);
     struct engine_shard *s = sh;
     dir_remove(); /* the abort below skips the suite's fini */
-    sweep_step(fresh, s, T0_MS);
+    sweep_step(fresh, s, NULL, T0_MS);
 }
