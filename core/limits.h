@@ -108,4 +108,23 @@ _Static_assert((uint64_t)RKV_TOMBSTONE_GRACE_S_MAX * 1000u < (1ull << 40), "grac
 _Static_assert(RKV_SWEEP_WRITES_PER_STEP_MAX >= 1u && RKV_SWEEP_WRITES_PER_STEP_MAX <= RKV_SWEEP_SCAN_PER_STEP_MAX,
                "a step writes at most one record per record it reads");
 
+/* The cluster (ring/members.h, ring/ringmap.h, ring/prefs.h). At most 256 nodes: every node
+ * keeps the whole membership table and ring map (256 x 1024 vnodes = 262,144 ring entries,
+ * 12 bytes each, about 3 MiB per snapshot) and a shard may hold a peer connection to the
+ * owning shard of every other node (nodes x shards). Ring entries store node and vnode
+ * indexes in 16 bits. */
+#define RKV_NODES_MAX 256u
+/* Replication factor (--rf): the preference list of a key holds this many distinct nodes.
+ * Three is Dynamo's choice: a quorum of 2 survives one down replica. At most 7: a
+ * preference list is a fixed array on the coordinator's stack, and past 7 copies the cost
+ * of every write outweighs any availability gained. */
+#define RKV_RF_DEFAULT 3u
+#define RKV_RF_MAX 7u
+
+_Static_assert(RKV_RF_DEFAULT >= 1u && RKV_RF_DEFAULT <= RKV_RF_MAX, "the default RF is within its bounds");
+_Static_assert(RKV_RF_MAX <= RKV_NODES_MAX, "a preference list fits in the cluster");
+_Static_assert(RKV_NODES_MAX <= UINT16_MAX && RKV_VNODES_MAX <= UINT16_MAX, "ring entries hold 16-bit indexes");
+_Static_assert((uint64_t)RKV_NODES_MAX * RKV_VNODES_MAX <= UINT32_MAX, "ring positions are 32-bit");
+_Static_assert(RKV_VNODES_DEFAULT <= RKV_VNODES_MAX, "the default vnode count is within its bounds");
+
 #endif
