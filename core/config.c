@@ -457,6 +457,15 @@ uint64_t config_row_cache_bytes_default(void)
     uint64_t phys = (uint64_t)pages;
     /* pages * page size / 4 without overflow for any plausible page size */
     uint64_t quarter = phys / 4u * (uint64_t)page_bytes + (phys % 4u) * (uint64_t)page_bytes / 4u;
+    /* In a container the memory we may use is the cgroup's limit, not the host's RAM. Read
+     * once at start-up (main thread), so a plain stdio read is fine. */
+    FILE *f = fopen("/sys/fs/cgroup/memory.max", "r");
+    if (f != NULL) {
+        unsigned long long limit;
+        if (fscanf(f, "%llu", &limit) == 1 && limit / 4u < quarter)
+            quarter = limit / 4u;
+        fclose(f);
+    }
     quarter &= ~((1ull << 20) - 1u);
     return quarter < RKV_ROW_CACHE_BYTES_MIN ? RKV_ROW_CACHE_BYTES_MIN : quarter;
 }

@@ -49,9 +49,11 @@ static const bool conn_transition_ok[CONN_STATE_COUNT][CONN_STATE_COUNT] = {
  * every request in flight (at most two segments each) always fit. */
 #define OUT_SEGS_MAX 512u
 #define OUT_SEGS_PAUSE (OUT_SEGS_MAX - 2u * RKV_CONN_INFLIGHT_MAX - 8u)
-/* Assembly buffer hard cap: one maximal frame plus what may arrive while a pause's cancel
- * is on its way. Past it the peer is not respecting anything and is cut off. */
-#define CONN_IN_BYTES_HARD_MAX (2u * RKV_FRAME_BYTES_MAX)
+/* Assembly buffer hard cap: one maximal frame (HTTP's is the larger) plus everything the
+ * provided-buffer ring can deliver before a cancel lands. Past it the peer is not respecting
+ * anything and is cut off. */
+#define CONN_IN_BYTES_HARD_MAX (HTTP_FRAME_BYTES_MAX + RKV_RECV_BUF_COUNT * RKV_RECV_BUF_BYTES)
+_Static_assert(HTTP_FRAME_BYTES_MAX >= RKV_FRAME_BYTES_MAX, "the cap covers both protocols");
 /* Unparsed bytes past which the shard stops receiving (parsing is bounded per turn, so the
  * receive must be too); a larger incomplete frame is received whole. */
 #define CONN_IN_BYTES_PAUSE (4u * RKV_CONN_IN_BYTES_INITIAL)
@@ -424,7 +426,8 @@ static void conn_reply_http(struct conn *c, const struct bin_resp *resp, uint8_t
         const char *type = slot->req.route == HTTP_ROUTE_METRICS ? "text/plain; version=0.0.4" : "application/json";
         slot->resp = http_build_response(200, type, resp->value, resp->value_bytes, keep, &slot->resp_bytes);
     } else {
-        struct http_error he = { .status = rkv_err_http(err), .code = "unavailable", .message = rkv_err_message(err) };
+        struct http_error he = { .status = rkv_err_http(err), .code = err == RKV_BUSY ? "busy" : "internal",
+                                 .message = rkv_err_message(err) };
         slot->resp = http_build_error(&he, keep, &slot->resp_bytes);
     }
     free(value_heap);
@@ -545,9 +548,11 @@ static void conn_resume_if_able(struct conn *c)
 {
     RKV_ASSERT(c->state == CONN_PAUSED);
     if (c->inflight > RKV_CONN_INFLIGHT_MAX / 2 || c->out_bytes >= RKV_CONN_OUT_BYTES_HIGH / 2 ||
-        c->seg_count >= OUT_SEGS_PAUSE / 2)
+        c->seg_count >= OUT_SEGS_PAUSE / 2 ||
+        (c->http != NULL && c->http->next_seq - c->http->head_seq > RKV_CONN_INFLIGHT_MAX / 2))
         return;
     conn_set_state(c, CONN_READING);
+    c->partial_since_ms = 0; /* the time we did not read is ours, not the client's */
     conn_want_input(c); /* parse what is buffered, then re-arm the receive */
 }
 
@@ -782,7 +787,9 @@ static uint32_t conn_process_http(struct conn *c)
                 conn_reply(c, &resp, NULL);
             }
         }
-        if (!fr.keep_alive)
+        /* A request that ends the connection (asked to, or refused with a closing error such
+         * as HEAD) is the last one parsed: nothing after it may run. */
+        if (!fr.keep_alive || slot->close_after)
             c->no_more_frames = true;
         pos += (uint32_t)fr.frame_bytes;
     }

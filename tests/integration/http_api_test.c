@@ -1082,6 +1082,26 @@ Test(http_api, connection_close_is_honoured_and_what_follows_it_is_not_answered)
     http_client_close(&c);
 }
 
+Test(http_api, a_request_pipelined_after_a_closing_error_is_neither_run_nor_answered)
+{
+    struct http_client c;
+    open_conn(&c);
+    /* HEAD is refused with a closing 405: the PUT behind it in the same write must not run,
+     * or a client that retries it (as it must after a close) would write twice. */
+    send_raw(&c, "HEAD /kv/a HTTP/1.1\r\nHost: t\r\n\r\n"
+                 "PUT /kv/after-head HTTP/1.1\r\nHost: t\r\nContent-Length: 12\r\n\r\n{\"value\":\"\"}");
+    struct http_client_resp r = recv_resp(&c);
+    cr_assert_eq(r.status, 405);
+    expect_header(&r, "Connection", "close");
+    http_client_resp_free(&r);
+    cr_assert(http_client_wait_closed(&c, 3000), "the server closes after the closing error");
+    cr_assert_eq(c.len, 0, "no second answer: %.*s", (int)c.len, (const char *)c.buf);
+    http_client_close(&c);
+    cr_assert(http_client_call(srv.http_port, "GET", "/kv/after-head", NULL, NULL, 0, &r));
+    expect_error(&r, 404, "key_not_found");
+    http_client_resp_free(&r);
+}
+
 Test(http_api, http_1_0_closes_by_default_and_keeps_alive_when_asked)
 {
     struct http_client c;
