@@ -261,6 +261,7 @@ void coord_on_fenced(struct coord_req *req, uint32_t i, uint64_t stored_ts, uint
 
     /* Re-stamp above what the replica holds, and above its version. */
     hlc_observe(clock, stored_ts);
+    hlc_observe(clock, req->rec.timestamp); /* a no-op when this clock stamped it, as it should */
     uint64_t ts = hlc_tick(clock, now_ms);
     RKV_ASSERT(ts > stored_ts);
     RKV_ASSERT(ts > req->rec.timestamp);

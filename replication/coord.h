@@ -190,8 +190,9 @@ void coord_on_fail(struct coord_req *req, uint32_t i, enum rkv_err err, struct c
  * coordinator re-stamps: it observes stored_ts in clock, takes hlc_tick(clock, now_ms)
  * (strictly above stored_ts) and version max(version, stored_version + 1), and resends to
  * every replica that is not waiting on an answer and did not fail; replicas still in flight
- * get the new record when their answer comes. A fence for a stamp already superseded only
- * resends the current record to i. The (RKV_COORD_RESTAMP_MAX + 1)-th needed re-stamp gives
+ * get the new record when their answer comes. A fence for a stamp already superseded (the
+ * current record is above stored_ts and stored_version) only resends the current record to
+ * i and costs no re-stamp. The (RKV_COORD_RESTAMP_MAX + 1)-th needed re-stamp gives
  * up: UNAVAILABLE, nothing more sent. After the answer a fence is absorbed (the replica
  * holds a newer write, which rightly wins). A stored_ts below the stamp sent to i contradicts
  * the replica protocol: input, not a bug, so it counts as a failure of i. */

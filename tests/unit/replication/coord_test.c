@@ -430,6 +430,107 @@ Test(coord, a_fence_below_the_sent_stamp_counts_as_a_failure)
     ringmap_free(r);
 }
 
+/* A random model check of writes: each replica (or hint holder) holds a random earlier
+ * record, maybe newer than the write's first stamp, and fences, stores or fails like a real
+ * replica; events come in random order with a deadline at a random point. Checks that the
+ * answer comes once; that OK means at least W replicas that count really hold the answered
+ * stamp; that the record is only sent where nothing is in flight; that re-stamps stay within
+ * their bound and every stamp is above each fence it answers. */
+Test(coord, random_writes_with_fences_answer_once_and_only_when_w_replicas_hold_the_stamp)
+{
+    struct ringmap *r = six("");
+    uint64_t seed = 7;
+    uint32_t oks = 0, gave_up = 0, restamped = 0;
+    for (uint32_t iter = 0; iter < 20000; iter++) {
+        uint32_t rf = 1 + (uint32_t)(splitmix64(&seed) % 5);
+        enum coord_level level = levels[splitmix64(&seed) % 3];
+        uint32_t flags = splitmix64(&seed) % 2 ? COORD_F_SLOPPY : 0;
+        uint32_t down = rf <= 3 ? (uint32_t)(splitmix64(&seed) % (1u << rf)) & (uint32_t)splitmix64(&seed) : 0;
+        uint64_t held_ts[5], held_v[5];
+        uint32_t fail_pct[5];
+        for (uint32_t i = 0; i < rf; i++) {
+            uint64_t x = splitmix64(&seed);
+            held_ts[i] = x % 3 == 0 ? T0 + 1 + (x >> 8) % 40 : T0 - 1 - (x >> 8) % 40;
+            held_v[i] = 1 + (x >> 16) % 9;
+            fail_pct[i] = (x >> 24) % 4 == 0 ? 30 : 0;
+        }
+        bool contended = splitmix64(&seed) % 4 == 0;
+        struct hlc clock = { .last = T0 };
+        struct coord_req q;
+        struct coord_actions a;
+        write_start(r, &q, rf, level, flags, down, &a);
+        uint32_t w = coord_needed(level, rf);
+        uint32_t inflight = 0, answers = 0;
+        uint64_t inflight_ts[5];
+        bool deadline_done = false;
+        for (uint32_t step = 0; step < 400; step++) {
+            uint32_t sent = a.send_mask | a.hint_mask;
+            cr_assert_eq(a.send_mask & a.hint_mask, 0u);
+            cr_assert_eq(a.hint_mask & ~down, 0u, "hints only for down replicas");
+            cr_assert_eq(a.send_mask & down, 0u);
+            cr_assert_eq(sent & inflight, 0u, "iter %u: one request in flight per replica", iter);
+            for (uint32_t i = 0; i < rf; i++) {
+                if ((sent >> i) & 1u)
+                    inflight_ts[i] = coord_record(&q)->timestamp;
+            }
+            inflight |= sent;
+            if (a.answer_now) {
+                answers++;
+                if (a.answer.err == RKV_OK) {
+                    oks++;
+                    uint32_t holding = 0;
+                    for (uint32_t i = 0; i < rf; i++) {
+                        bool counts = !((down >> i) & 1u) || flags == COORD_F_SLOPPY;
+                        holding += counts && held_ts[i] == a.answer.hdr.timestamp;
+                    }
+                    cr_assert_geq(holding, w, "iter %u", iter);
+                    cr_assert_geq(a.answer.acked + (flags ? a.answer.hinted : 0), w);
+                } else if (q.gave_up) {
+                    gave_up++;
+                }
+                restamped += a.answer.restamps > 0;
+            }
+            if (inflight == 0 && deadline_done)
+                break;
+            uint64_t x = splitmix64(&seed);
+            if (inflight == 0 || (!deadline_done && x % 16 == 0)) {
+                coord_on_deadline(&q, DEADLINE + (x >> 8) % 3, &a);
+                deadline_done = true;
+                continue;
+            }
+            uint32_t pick;
+            do
+                pick = (uint32_t)(splitmix64(&seed) % rf);
+            while (!((inflight >> pick) & 1u));
+            inflight &= ~(1u << pick);
+            uint64_t ts = inflight_ts[pick];
+            if (contended && (x >> 40) % 3 == 0 && held_ts[pick] < ts)
+                held_ts[pick] = ts + 1 + (x >> 44) % 5; /* a racing writer got there first */
+            if ((x >> 8) % 100 < fail_pct[pick]) {
+                coord_on_fail(&q, pick, RKV_TIMEOUT, &a);
+            } else if (held_ts[pick] >= ts) {
+                uint32_t before = q.restamps;
+                coord_on_fenced(&q, pick, held_ts[pick], held_v[pick], &clock, 1000, &a);
+                cr_assert_leq(q.restamps, RKV_COORD_RESTAMP_MAX);
+                if (q.restamps > before) {
+                    cr_assert_gt(coord_record(&q)->timestamp, held_ts[pick]);
+                    cr_assert_gt(coord_record(&q)->version, held_v[pick]);
+                }
+            } else {
+                held_ts[pick] = ts;
+                coord_on_ack(&q, pick, &a);
+            }
+        }
+        cr_assert_eq(answers, 1u, "iter %u", iter);
+        cr_assert_eq(inflight, 0u);
+        cr_assert(coord_done(&q));
+    }
+    cr_assert_gt(oks, 1000u);
+    cr_assert_gt(gave_up, 0u);
+    cr_assert_gt(restamped, 1000u);
+    ringmap_free(r);
+}
+
 /* ---- Hints ---- */
 
 Test(coord, a_down_replica_goes_to_the_next_live_node_past_the_list)
