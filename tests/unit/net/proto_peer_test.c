@@ -7,6 +7,7 @@
  * buffers. */
 #include <criterion/criterion.h>
 #include <ctype.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1115,6 +1116,28 @@ Test(proto_peer, the_digest_is_xxh3_of_the_canonical_header_and_value)
     store_be32(c + 29, 5);
     memcpy(c + 33, "hello", 5);
     cr_assert_eq(peer_record_digest(&r), token_of_key(c, sizeof(c)));
+}
+
+/* ---- the caller's own bugs ---- */
+
+Test(proto_peer, reading_a_token_past_the_count_aborts, .signal = SIGABRT)
+{
+    struct peer_frame h = hello_make(PEER_OP_HELLO);
+    (void)peer_hello_token(&h.hello, h.hello.token_count);
+}
+
+Test(proto_peer, a_digest_of_value_bytes_without_a_value_aborts, .signal = SIGABRT)
+{
+    struct peer_record r = {.timestamp = 1, .version = 1, .value_bytes = 1, .value = NULL};
+    (void)peer_record_digest(&r);
+}
+
+Test(proto_peer, decoding_without_out_parameters_aborts, .signal = SIGABRT)
+{
+    uint8_t b[4] = {0};
+    size_t fb;
+    enum rkv_err why;
+    (void)peer_frame_decode(b, sizeof(b), NULL, &fb, &why);
 }
 
 /* ---- the examples of docs/protocol.md ---- */
