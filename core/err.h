@@ -12,6 +12,7 @@
     X(OK,               0x00, 200, "ok")                                              \
     X(NOT_FOUND,        0x01, 404, "key not found")                                   \
     X(VERSION_MISMATCH, 0x02, 412, "the key's current version is not if_version")     \
+    X(FENCED,           0x03, 409, "a replica holds a newer write of the key")        \
     X(KEY_EMPTY,        0x10, 400, "key is empty")                                    \
     X(KEY_TOO_LONG,     0x11, 400, "key longer than 256 bytes")                       \
     X(VALUE_TOO_LONG,   0x12, 413, "value longer than 1 MiB")                         \
@@ -25,6 +26,7 @@
     X(UNAVAILABLE,      0x21, 503, "too few replicas answered in time")               \
     X(TIMEOUT,          0x22, 504, "request timed out")                               \
     X(SHUTTING_DOWN,    0x23, 503, "node is shutting down")                           \
+    X(CLOCK_SKEW,       0x24, 503, "timestamp too far ahead of this node's clock")    \
     X(CORRUPT,          0x30, 500, "stored record is corrupt")                        \
     X(IO,               0x31, 500, "storage i/o error")                               \
     X(NO_SPACE,         0x32, 507, "storage is full")                                 \

@@ -39,3 +39,18 @@ void hlc_observe(struct hlc *c, uint64_t seen_ts)
     if (seen_ts > c->last)
         c->last = seen_ts;
 }
+
+enum rkv_err hlc_observe_checked(struct hlc *c, uint64_t seen_ts, uint64_t now_ms, uint64_t max_skew_ms)
+{
+    RKV_ASSERT(c != NULL);
+    RKV_ASSERT(now_ms < HLC_PHYS_MS_LIMIT);
+    /* seen_ts is input from another node: refused, never asserted. The difference is taken
+     * only when the seen time is ahead, so nothing overflows whatever max_skew_ms is. */
+    if (seen_ts == UINT64_MAX)
+        return RKV_CLOCK_SKEW;
+    uint64_t seen_ms = hlc_phys_ms(seen_ts);
+    if (seen_ms > now_ms && seen_ms - now_ms > max_skew_ms)
+        return RKV_CLOCK_SKEW;
+    hlc_observe(c, seen_ts);
+    return RKV_OK;
+}

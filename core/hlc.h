@@ -7,6 +7,8 @@
 
 #include <stdint.h>
 
+#include "core/err.h"
+
 #define HLC_LOGICAL_BITS 16u
 #define HLC_LOGICAL_MAX ((1u << HLC_LOGICAL_BITS) - 1u)
 
@@ -25,5 +27,11 @@ void hlc_init(struct hlc *c);
 uint64_t hlc_tick(struct hlc *c, uint64_t now_ms);
 /* Folds a timestamp seen elsewhere (a stored record, a peer) into the clock. */
 void hlc_observe(struct hlc *c, uint64_t seen_ts);
+/* Folds a timestamp stamped by another node into the clock, unless its physical part is more
+ * than max_skew_ms ahead of now_ms (our wall clock): then RKV_CLOCK_SKEW and the clock is not
+ * changed. Exactly max_skew_ms ahead is accepted (any logical part), max_skew_ms + 1 is not.
+ * UINT64_MAX, which has no successor, is always refused. Otherwise RKV_OK, as hlc_observe().
+ * The caller counts refusals; RKV_CLOCK_SKEW_MS_DEFAULT (core/limits.h) is the usual bound. */
+enum rkv_err hlc_observe_checked(struct hlc *c, uint64_t seen_ts, uint64_t now_ms, uint64_t max_skew_ms);
 
 #endif

@@ -127,4 +127,15 @@ _Static_assert(RKV_NODES_MAX <= UINT16_MAX && RKV_VNODES_MAX <= UINT16_MAX, "rin
 _Static_assert((uint64_t)RKV_NODES_MAX * RKV_VNODES_MAX <= UINT32_MAX, "ring positions are 32-bit");
 _Static_assert(RKV_VNODES_DEFAULT <= RKV_VNODES_MAX, "the default vnode count is within its bounds");
 
+/* Replica writes (storage/kv.h kv_apply(), core/hlc.h hlc_observe_checked()): a timestamp
+ * stamped elsewhere whose physical part is more than this far ahead of our wall clock is
+ * refused (RKV_CLOCK_SKEW) rather than observed, so that one node with a clock far in the
+ * future cannot drag every clock of the cluster along with it. Five seconds is far above what
+ * NTP keeps a healthy cluster within (milliseconds) and far below a clock set wrong by hand
+ * (minutes or more); DESIGN §1's "no lost writes" holds for clocks within this bound. */
+#define RKV_CLOCK_SKEW_MS_DEFAULT 5000u
+
+_Static_assert(RKV_CLOCK_SKEW_MS_DEFAULT >= 1u && RKV_CLOCK_SKEW_MS_DEFAULT < 60u * 1000u,
+               "the default skew bound is positive and well under a minute");
+
 #endif

@@ -85,6 +85,7 @@ static const char *http_err_code(enum rkv_err e)
     case RKV_OK: return "ok";
     case RKV_NOT_FOUND: return "key_not_found";
     case RKV_VERSION_MISMATCH: return "version_mismatch";
+    case RKV_FENCED: return "fenced";
     case RKV_KEY_EMPTY: return "key_empty";
     case RKV_KEY_TOO_LONG: return "key_too_long";
     case RKV_VALUE_TOO_LONG: return "value_too_long";
@@ -98,6 +99,7 @@ static const char *http_err_code(enum rkv_err e)
     case RKV_UNAVAILABLE: return "unavailable";
     case RKV_TIMEOUT: return "timeout";
     case RKV_SHUTTING_DOWN: return "shutting_down";
+    case RKV_CLOCK_SKEW: return "clock_skew";
     case RKV_CORRUPT: return "internal";
     case RKV_IO: return "internal";
     case RKV_NO_SPACE: return "no_space";

@@ -121,3 +121,12 @@ bool record_purgeable(const struct record_hdr *hdr, uint64_t now_ms, uint64_t gr
         return false; /* the grace ends past the end of time */
     return now_ms >= died_ms + grace_ms;
 }
+
+bool record_newer(const struct record_hdr *a, const struct record_hdr *b)
+{
+    RKV_ASSERT(a != NULL);
+    RKV_ASSERT(b != NULL);
+    if (a->timestamp != b->timestamp)
+        return a->timestamp > b->timestamp;
+    return a->origin > b->origin;
+}

@@ -81,4 +81,11 @@ bool record_expired(const struct record_hdr *hdr, uint64_t now_ms);
  * purged at once). False for live records. */
 bool record_purgeable(const struct record_hdr *hdr, uint64_t now_ms, uint64_t grace_ms);
 
+/* Last-write-wins order (DESIGN §1): true when a is a newer write than b, that is when
+ * (a->timestamp, a->origin) > (b->timestamp, b->origin) lexicographically: the larger HLC
+ * timestamp wins, and between equal timestamps the larger origin (node id hash) wins. Flags,
+ * version, expiry and value play no part: a tombstone is ordered like any other write. False
+ * when both carry the same (timestamp, origin). */
+bool record_newer(const struct record_hdr *a, const struct record_hdr *b);
+
 #endif

@@ -1,11 +1,13 @@
 /* Tests of core/hlc: ticks are strictly increasing whatever the wall clock does, the
  * logical counter carries into the physical part, observed timestamps are exceeded, and
- * the packing of (physical ms, logical) into 64 bits round-trips at its limits. */
+ * the packing of (physical ms, logical) into 64 bits round-trips at its limits; a checked
+ * observe refuses a timestamp more than the maximum skew ahead and leaves the clock alone. */
 #include <criterion/criterion.h>
 #include <signal.h>
 #include <stdint.h>
 
 #include "core/hlc.h"
+#include "core/limits.h"
 
 #define PHYS_MS_MAX ((UINT64_C(1) << 48) - 1u)
 
@@ -164,4 +166,91 @@ Test(hlc, tick_after_the_largest_timestamp_aborts, .signal = SIGABRT)
     hlc_init(&c);
     hlc_observe(&c, UINT64_MAX);
     (void)hlc_tick(&c, 1000);
+}
+
+/* ---- hlc_observe_checked(): timestamps from other nodes, bounded by a maximum skew ---- */
+
+#define NOW_MS 1700000000000ull
+#define SKEW_MS 5000u
+
+Test(hlc, checked_observe_of_a_timestamp_exactly_max_skew_ahead_is_accepted)
+{
+    struct hlc c;
+    hlc_init(&c);
+    uint64_t seen = hlc_make(NOW_MS + SKEW_MS, HLC_LOGICAL_MAX); /* any logical part */
+    cr_assert_eq(hlc_observe_checked(&c, seen, NOW_MS, SKEW_MS), RKV_OK);
+    cr_assert_eq(c.last, seen);
+    cr_assert_gt(hlc_tick(&c, NOW_MS), seen);
+}
+
+Test(hlc, checked_observe_one_ms_past_max_skew_is_refused_and_leaves_the_clock_alone)
+{
+    struct hlc c;
+    hlc_init(&c);
+    uint64_t before = hlc_tick(&c, NOW_MS);
+    cr_assert_eq(hlc_observe_checked(&c, hlc_make(NOW_MS + SKEW_MS + 1u, 0), NOW_MS, SKEW_MS), RKV_CLOCK_SKEW);
+    cr_assert_eq(c.last, before);
+    cr_assert_eq(hlc_tick(&c, NOW_MS), before + 1u);
+}
+
+Test(hlc, checked_observe_of_past_and_present_timestamps_is_plain_observe)
+{
+    struct hlc c;
+    hlc_init(&c);
+    cr_assert_eq(hlc_observe_checked(&c, hlc_make(NOW_MS - 60000u, 7), NOW_MS, SKEW_MS), RKV_OK);
+    cr_assert_eq(c.last, hlc_make(NOW_MS - 60000u, 7));
+    cr_assert_eq(hlc_observe_checked(&c, hlc_make(NOW_MS, 3), NOW_MS, SKEW_MS), RKV_OK);
+    cr_assert_eq(c.last, hlc_make(NOW_MS, 3));
+    /* An older one never moves the clock back. */
+    cr_assert_eq(hlc_observe_checked(&c, hlc_make(1, 0), NOW_MS, SKEW_MS), RKV_OK);
+    cr_assert_eq(c.last, hlc_make(NOW_MS, 3));
+    cr_assert_eq(hlc_observe_checked(&c, 0, NOW_MS, SKEW_MS), RKV_OK);
+    cr_assert_eq(c.last, hlc_make(NOW_MS, 3));
+}
+
+Test(hlc, checked_observe_with_zero_skew_accepts_the_current_ms_only)
+{
+    struct hlc c;
+    hlc_init(&c);
+    cr_assert_eq(hlc_observe_checked(&c, hlc_make(NOW_MS, HLC_LOGICAL_MAX), NOW_MS, 0), RKV_OK);
+    cr_assert_eq(hlc_observe_checked(&c, hlc_make(NOW_MS + 1u, 0), NOW_MS, 0), RKV_CLOCK_SKEW);
+    cr_assert_eq(c.last, hlc_make(NOW_MS, HLC_LOGICAL_MAX));
+}
+
+Test(hlc, checked_observe_refuses_the_largest_timestamp_whatever_the_bound)
+{
+    struct hlc c;
+    hlc_init(&c);
+    cr_assert_eq(hlc_observe_checked(&c, UINT64_MAX, PHYS_MS_MAX, UINT64_MAX), RKV_CLOCK_SKEW);
+    cr_assert_eq(hlc_observe_checked(&c, UINT64_MAX, NOW_MS, SKEW_MS), RKV_CLOCK_SKEW);
+    cr_assert_eq(c.last, 0u);
+    /* One below it is the largest that can be accepted, and still has a successor. */
+    cr_assert_eq(hlc_observe_checked(&c, UINT64_MAX - 1u, PHYS_MS_MAX, 0), RKV_OK);
+    cr_assert_eq(hlc_tick(&c, PHYS_MS_MAX), UINT64_MAX);
+}
+
+Test(hlc, checked_observe_with_a_huge_bound_does_not_overflow)
+{
+    struct hlc c;
+    hlc_init(&c);
+    uint64_t far = hlc_make(PHYS_MS_MAX, 0);
+    cr_assert_eq(hlc_observe_checked(&c, far, 0, UINT64_MAX), RKV_OK);
+    cr_assert_eq(c.last, far);
+}
+
+Test(hlc, checked_observe_default_bound_is_five_seconds)
+{
+    cr_assert_eq(RKV_CLOCK_SKEW_MS_DEFAULT, 5000u);
+    struct hlc c;
+    hlc_init(&c);
+    cr_assert_eq(hlc_observe_checked(&c, hlc_make(NOW_MS + 5000u, 0), NOW_MS, RKV_CLOCK_SKEW_MS_DEFAULT), RKV_OK);
+    cr_assert_eq(hlc_observe_checked(&c, hlc_make(NOW_MS + 5001u, 0), NOW_MS, RKV_CLOCK_SKEW_MS_DEFAULT),
+                 RKV_CLOCK_SKEW);
+}
+
+Test(hlc, checked_observe_past_the_48_bit_wall_clock_aborts, .signal = SIGABRT)
+{
+    struct hlc c;
+    hlc_init(&c);
+    (void)hlc_observe_checked(&c, 0, PHYS_MS_MAX + 1u, SKEW_MS);
 }

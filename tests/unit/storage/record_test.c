@@ -440,3 +440,72 @@ Test(record, live_records_are_never_purgeable)
     h.expiry_ms = 0;
     cr_assert_not(record_purgeable(&h, UINT64_MAX, 0));
 }
+
+/* ---- record_newer(): the last-write-wins order ---- */
+
+Test(record, newer_by_timestamp_wins_whatever_the_origins)
+{
+    struct record_hdr a = { .timestamp = 101, .origin = 1, .version = 1 };
+    struct record_hdr b = { .timestamp = 100, .origin = 0xffffffffu, .version = 9 };
+    cr_assert(record_newer(&a, &b));
+    cr_assert_not(record_newer(&b, &a));
+}
+
+Test(record, equal_timestamps_are_ordered_by_origin)
+{
+    struct record_hdr a = { .timestamp = 100, .origin = 7, .version = 1 };
+    struct record_hdr b = { .timestamp = 100, .origin = 6, .version = 5 };
+    cr_assert(record_newer(&a, &b));
+    cr_assert_not(record_newer(&b, &a));
+}
+
+Test(record, the_same_timestamp_and_origin_is_not_newer_either_way)
+{
+    struct record_hdr a = { .timestamp = 100, .origin = 7, .version = 1 };
+    struct record_hdr b = { .timestamp = 100, .origin = 7, .version = 2, .flags = REC_F_TOMBSTONE };
+    cr_assert_not(record_newer(&a, &b));
+    cr_assert_not(record_newer(&b, &a));
+    cr_assert_not(record_newer(&a, &a));
+}
+
+Test(record, newer_ignores_version_flags_and_expiry)
+{
+    struct record_hdr live = { .timestamp = 200, .origin = 1, .version = 1, .expiry_ms = 5 };
+    struct record_hdr tomb = { .timestamp = 199, .origin = 2, .version = 100, .flags = REC_F_TOMBSTONE };
+    cr_assert(record_newer(&live, &tomb), "a lower version with a later timestamp wins");
+    tomb.timestamp = 201;
+    cr_assert(record_newer(&tomb, &live), "a tombstone is ordered like any other write");
+}
+
+Test(record, newer_holds_at_the_ends_of_the_ranges)
+{
+    struct record_hdr lo = { .timestamp = 0, .origin = 0, .version = 1 };
+    struct record_hdr lo1 = { .timestamp = 0, .origin = 1, .version = 1 };
+    struct record_hdr hi = { .timestamp = UINT64_MAX, .origin = 0xffffffffu, .version = 1 };
+    struct record_hdr hi1 = { .timestamp = UINT64_MAX, .origin = 0xfffffffeu, .version = 1 };
+    cr_assert(record_newer(&lo1, &lo));
+    cr_assert(record_newer(&hi, &hi1));
+    cr_assert(record_newer(&hi1, &lo1));
+    cr_assert_not(record_newer(&lo, &hi));
+}
+
+Test(record, newer_is_a_strict_total_order_on_timestamp_and_origin)
+{
+    /* Every pair of a small grid: exactly one of a>b, b>a, or same (timestamp, origin). */
+    const uint64_t ts[] = { 0, 1, 2, UINT64_MAX - 1u, UINT64_MAX };
+    const uint32_t og[] = { 0, 1, 0x80000000u, 0xffffffffu };
+    for (size_t i = 0; i < 20; i++) {
+        for (size_t j = 0; j < 20; j++) {
+            struct record_hdr a = { .timestamp = ts[i % 5], .origin = og[i / 5], .version = 1 };
+            struct record_hdr b = { .timestamp = ts[j % 5], .origin = og[j / 5], .version = 1 };
+            bool same = a.timestamp == b.timestamp && a.origin == b.origin;
+            int n = (int)record_newer(&a, &b) + (int)record_newer(&b, &a) + (int)same;
+            cr_assert_eq(n, 1, "pair %zu %zu", i, j);
+            for (size_t k = 0; k < 20; k++) {
+                struct record_hdr c = { .timestamp = ts[k % 5], .origin = og[k / 5], .version = 1 };
+                if (record_newer(&a, &b) && record_newer(&b, &c))
+                    cr_assert(record_newer(&a, &c), "transitive %zu %zu %zu", i, j, k);
+            }
+        }
+    }
+}
