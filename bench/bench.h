@@ -1,16 +1,21 @@
 /* ringkv-bench internals shared by its files: the limits of a run, its configuration, the
- * driver interface (one implementation per target scheme; ringkv:// today, others plug in
- * beside it), and the workload generators (keys, zipf, values). Everything here is owned by
- * one thread: the configuration is written by main() before any worker starts and only read
- * afterwards; a driver connection and a generator belong to the worker that made them. */
+ * driver interface (one codec per target scheme: ringkv://, http://, redis://), the load
+ * loop's connections and workers (bench/loop.c), and the workload generators (keys, zipf,
+ * values). Ownership: the configuration is written by main() before any worker starts and
+ * only read afterwards; a connection, its driver state and a generator belong to the worker
+ * that uses them; a worker's statistics are its own while a phase runs (a copy is published
+ * under its mutex) and main()'s once the worker is joined. */
 #ifndef RKV_BENCH_BENCH_H
 #define RKV_BENCH_BENCH_H
 
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/hist.h"
 #include "core/limits.h"
 
 /* Limits of a run. Each is far above what one machine of ours uses and keeps a typo from
@@ -41,6 +46,27 @@ _Static_assert(BENCH_KEY_BYTES <= RKV_KEY_BYTES_MAX, "bench keys fit the key lim
 #define BENCH_RECONNECTS_MAX 3u
 /* How often a worker publishes its figures for the progress line. */
 #define BENCH_PUBLISH_NS (100u * 1000u * 1000u)
+/* Open loop: --rate is requests per second in all, 1 .. 10M (far above what one machine
+ * of ours serves; the cap keeps the send interval at 100 ns or more per worker). */
+#define BENCH_RATE_MAX 10000000ull
+/* Socket buffers of one connection. Answers are read into a buffer that starts at
+ * BENCH_IN_BYTES_INITIAL and doubles, for an answer larger than it, up to
+ * BENCH_IN_BYTES_MAX (an HTTP answer with a 1 MiB value in base64 is about 1.4 MiB).
+ * Requests are queued into a buffer of BENCH_OUT_BYTES_MIN or two requests of the
+ * largest size, whichever is larger; it never grows, and a full one is written first. */
+#define BENCH_IN_BYTES_INITIAL (64u * 1024u)
+#define BENCH_IN_BYTES_MAX (4u * 1024u * 1024u)
+#define BENCH_OUT_BYTES_MIN (64u * 1024u)
+/* Events taken per epoll wait, and the longest a worker sleeps in one (so that it sees the
+ * deadline, Ctrl-C and timeouts). */
+#define BENCH_EVENTS_MAX 256
+#define BENCH_WAIT_NS_MAX (20u * 1000u * 1000u)
+/* Open loop: a worker sleeps at least this long between sends, so that at high rates it
+ * wakes once per batch, not once per request. A request may thus leave up to this late;
+ * its latency, measured from its intended time, includes that. */
+#define BENCH_OPEN_TICK_NS (20u * 1000u)
+/* How often a worker checks its connections for answers overdue by --timeout-ms. */
+#define BENCH_TIMEOUT_SCAN_NS (10u * 1000u * 1000u)
 /* Zipf exponent of YCSB's zipfian generator. */
 #define BENCH_ZIPF_THETA 0.99
 /* Rejection-inversion accepts in about 1.1 draws on average for theta near 1; this cap
@@ -62,43 +88,59 @@ enum bench_outcome {
     BENCH_OUT_COUNT
 };
 
-/* The result of a driver call on a connection. */
-enum bench_io {
-    BENCH_IO_OK,
-    BENCH_IO_TIMEOUT, /* recv: nothing within the timeout; the connection is given up */
-    BENCH_IO_FAILED   /* the connection is broken */
-};
-
+/* One decoded answer. */
 struct bench_reply {
-    uint32_t tag;              /* what the driver's send returned for this request */
+    uint32_t tag;               /* tagged drivers: the tag its request was encoded with */
     enum bench_outcome outcome; /* OK, MISS or ERROR */
-    const char *message;       /* ERROR: the server's sentence, valid until the next call */
+    const char *message;        /* ERROR: the server's words, message_bytes long, not NUL-ended; */
+    size_t message_bytes;       /*   they point into the decoded buffer (valid until it moves) */
 };
 
-/* Settings a driver needs to open a connection. */
+/* Three-way answer of a decoder, as the codecs of net/ give it (STYLE 13). */
+enum bench_parse { BENCH_PARSE_DONE, BENCH_PARSE_NEED_MORE, BENCH_PARSE_INVALID };
+
+/* Settings a driver needs. */
 struct bench_driver_cfg {
     enum bench_consistency consistency;
     uint32_t timeout_ms;
 };
 
-/* One target protocol. A connection handle is owned by the worker that opened it. */
+/* One target protocol, as a codec: the load loop (bench.c) owns the sockets and buffers and
+ * is the same for every driver, so the drivers differ only in the bytes they write and read.
+ * A driver's per-connection state is owned by the connection that made it. */
 struct bench_driver {
     const char *scheme; /* "ringkv" for "ringkv://HOST:PORT" */
-    /* Connects to addr ("HOST:PORT"). NULL on failure, with a sentence in why (NUL-ended). */
-    void *(*open)(const char *addr, const struct bench_driver_cfg *cfg, char *why, size_t why_cap);
-    void (*close)(void *conn);
-    /* Queues one request (written by flush at the latest); *tag_out identifies its reply.
-     * Tags of consecutive sends on one connection are consecutive. */
-    enum bench_io (*send)(void *conn, enum bench_op op, const uint8_t *key, size_t key_bytes,
-                          const uint8_t *value, size_t value_bytes, uint32_t *tag_out);
-    enum bench_io (*flush)(void *conn);
-    /* Waits, at most the timeout, for the next reply (in any order) on the connection. */
-    enum bench_io (*recv)(void *conn, struct bench_reply *reply_out);
-    /* A sentence about the last failed call (for the report); never NULL. */
-    const char *(*last_error)(void *conn);
+    /* true: every answer carries the tag of its request and answers may come in any order;
+     * false: answers come in request order (HTTP/1.1, RESP) and tags are not on the wire. */
+    bool tagged;
+    /* Per-connection state (NULL when the driver needs none); NULL with a sentence in why
+     * on failure. */
+    void *(*state_new)(const struct bench_driver_cfg *cfg, char *why, size_t why_cap);
+    void (*state_free)(void *st);
+    /* The most bytes encode() writes for one request with a value of value_bytes. */
+    size_t (*request_bytes_max)(uint32_t value_bytes);
+    /* Writes one request into buf[0..cap); returns its bytes, or 0 when it does not fit
+     * (the caller writes what it has queued and tries again). tag < BENCH_TAGS_MAX. */
+    size_t (*encode)(void *st, uint8_t *buf, size_t cap, enum bench_op op, const uint8_t *key, size_t key_bytes,
+                     const uint8_t *value, size_t value_bytes, uint32_t tag);
+    /* Decodes the answer at the start of buf[0..len). DONE: *reply_out and *used_out (its
+     * bytes) are set. NEED_MORE: *need_out is the answer's whole size when known, else 0.
+     * INVALID: the stream cannot be trusted; *why_out says why (static). Out-parameters are
+     * set on entry. */
+    enum bench_parse (*decode)(void *st, const uint8_t *buf, size_t len, struct bench_reply *reply_out,
+                               size_t *used_out, size_t *need_out, const char **why_out);
 };
 
+/* Tags are slot numbers of a connection, so they stay below the pipeline limit. */
+#define BENCH_TAGS_MAX BENCH_PIPELINE_MAX
+
 extern const struct bench_driver bench_driver_ringkv;
+extern const struct bench_driver bench_driver_http;
+extern const struct bench_driver bench_driver_redis;
+
+/* Splits "HOST:PORT" or "[V6]:PORT" into host (NUL-ended, brackets removed) and port;
+ * false when it is not of that form or does not fit. */
+bool bench_addr_split(const char *addr, char *host, size_t host_cap, char port[6]);
 
 /* ---- workload generators (bench/workload.c) ---- */
 
@@ -130,6 +172,115 @@ uint64_t bench_zipf_next(const struct bench_zipf *z, struct bench_rng *r);
 
 /* Writes key number idx (< BENCH_KEYS_MAX) as BENCH_KEY_BYTES bytes into out. */
 void bench_key_format(uint64_t idx, uint8_t out[BENCH_KEY_BYTES]);
+
+/* ---- the load loop (bench/loop.c) ---- */
+
+/* Written by main() while parsing; read-only once a worker exists. */
+struct bench_cfg {
+    const char *target_urls[BENCH_TARGETS_MAX];
+    const char *target_addrs[BENCH_TARGETS_MAX];
+    const struct bench_driver *target_drivers[BENCH_TARGETS_MAX];
+    uint32_t target_count;
+    uint32_t connections, pipeline, threads;
+    uint32_t duration_s;
+    bool duration_set;
+    uint64_t ops;
+    bool ops_set;
+    uint64_t rate; /* open loop: requests per second in all; 0 = closed loop */
+    enum bench_workload workload;
+    bool workload_set;
+    double read_ratio;
+    bool read_ratio_set;
+    uint64_t keys;
+    enum bench_dist dist;
+    uint32_t value_min_bytes, value_max_bytes; /* each PUT's value: uniform in [min, max] */
+    bool load, json;
+    uint64_t seed;
+    struct bench_driver_cfg driver;
+    const char *serve_null_addr;
+};
+
+struct bench_stats {
+    uint64_t outcomes[BENCH_OP_COUNT][BENCH_OUT_COUNT];
+    struct hist latency[BENCH_OP_COUNT]; /* answered requests: OK, MISS and ERROR */
+};
+
+/* A request in flight on a connection. */
+struct bench_slot {
+    int64_t start_ns; /* latency is measured from here: queued (closed loop) or intended (open) */
+    uint8_t op;       /* enum bench_op */
+    bool busy;
+};
+
+/* One connection. Owner: its worker (main() while opening it). The tag of a request is the
+ * number of its slot; for an untagged driver `order` keeps the slots in send order. */
+struct bench_conn {
+    const struct bench_driver *drv;
+    const char *addr;
+    void *st; /* the driver's state */
+    int fd;   /* -1 once dead */
+    uint8_t *out;
+    size_t out_len, out_sent, out_cap;
+    uint8_t *in;
+    size_t in_len, in_used, in_cap;
+    struct bench_slot *slots; /* [pipeline] */
+    uint32_t *free_slots;     /* [pipeline]: a stack of free slot numbers */
+    uint32_t free_count;
+    uint32_t *order; /* [pipeline]: a ring of busy slots in send order (untagged drivers) */
+    uint32_t order_head, order_count;
+    uint32_t in_flight;
+    int64_t progress_ns; /* the last answer, or the send that made in_flight nonzero */
+    bool want_out;       /* EPOLLOUT is armed: a write did not finish */
+    bool dirty;          /* on its worker's list of connections to fill or write */
+    uint32_t reconnects;
+};
+
+enum bench_phase { BENCH_PHASE_LOAD, BENCH_PHASE_MEASURE };
+
+/* Shared by the workers of a phase; written by main() between phases. */
+struct bench_run {
+    const struct bench_cfg *cfg;
+    struct bench_zipf zipf; /* --dist zipf: the sampler, read by every worker */
+    enum bench_phase phase;
+    int64_t start_ns, deadline_ns;
+    uint64_t ops_total;           /* measuring with --ops: requests to send in all */
+    _Atomic uint64_t ops_claimed; /* of ops_total, by all workers */
+    atomic_bool stop;             /* Ctrl-C: stop sending, collect what is in flight */
+};
+
+/* Owner: its thread while a phase runs, main() between phases. */
+struct bench_worker {
+    uint32_t idx;
+    struct bench_run *run;
+    struct bench_conn *conns;
+    uint32_t conn_count;
+    struct bench_rng rng;
+    uint8_t *value;                /* --value-size (the largest) bytes of noise; PUTs send a prefix */
+    uint64_t load_next, load_end;  /* the worker's share of keys in the load phase */
+    struct bench_stats stats;
+    uint64_t behind;               /* open loop: requests due before the deadline and never sent */
+    int64_t end_ns;
+    double cpu_s;
+    char first_error[200];
+    pthread_mutex_t pub_lock;
+    struct bench_stats pub; /* under pub_lock */
+    pthread_t thread;
+};
+
+/* Opens a connection to c->addr with c->drv (fields drv and addr set by the caller),
+ * allocating its buffers and slots for cfg. false, with a sentence in why, on failure; the
+ * connection is then closed (fd -1) but its memory stays for bench_conn_free(). */
+bool bench_conn_open(struct bench_conn *c, const struct bench_cfg *cfg, char *why, size_t why_cap);
+/* Closes the socket if open and frees everything the connection holds. */
+void bench_conn_free(struct bench_conn *c);
+/* The thread of a worker: runs the phase in w->run->phase to its end (see bench/loop.c). */
+void *bench_worker_main(void *arg);
+
+void bench_stats_init(struct bench_stats *s);
+void bench_stats_merge(struct bench_stats *dst, const struct bench_stats *src);
+uint64_t bench_stats_ops(const struct bench_stats *s, int op);
+uint64_t bench_stats_errors(const struct bench_stats *s, int op);
+int64_t bench_now_ns(void);
 
 /* ---- the trivial target (bench/null_server.c) ---- */
 

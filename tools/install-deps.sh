@@ -12,6 +12,8 @@ packages=(
     libinih-dev libjansson-dev libhttp-parser-dev libsodium-dev
     # tests
     libcriterion-dev python3 curl
+    # benchmark: the store bench/compare measures ringkv against
+    redis-server redis-tools
 )
 
 missing=()
