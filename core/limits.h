@@ -138,4 +138,36 @@ _Static_assert(RKV_VNODES_DEFAULT <= RKV_VNODES_MAX, "the default vnode count is
 _Static_assert(RKV_CLOCK_SKEW_MS_DEFAULT >= 1u && RKV_CLOCK_SKEW_MS_DEFAULT < 60u * 1000u,
                "the default skew bound is positive and well under a minute");
 
+/* Peer links (net/peer.h): one connection from a shard to the owning shard of a remote node.
+ * Bytes queued per link: 8 MiB holds a few maximal replica writes plus thousands of small
+ * ones, and with RKV_NODES_MAX nodes it still bounds a shard's queues far below its memory
+ * when only the few replicas of its keys are busy. At least one maximal frame (a frame is
+ * queued whole or not at all); at most 256 MiB, past which a slow peer would pin more memory
+ * than the node's caches. */
+#define RKV_PEER_LINK_QUEUE_BYTES_DEFAULT (8u << 20)
+#define RKV_PEER_LINK_QUEUE_BYTES_MIN (4u + RKV_FRAME_BYTES_MAX)
+#define RKV_PEER_LINK_QUEUE_BYTES_MAX (256u << 20)
+/* Reconnect backoff, doubling from min to max with jitter. 50 ms rides out a restart without
+ * hammering a refusing port; 5 s caps how long a node that is back waits to be used again. */
+#define RKV_PEER_BACKOFF_MS_MIN_DEFAULT 50u
+#define RKV_PEER_BACKOFF_MS_MAX_DEFAULT 5000u
+#define RKV_PEER_BACKOFF_MS_LIMIT 60000u
+/* A connect not done after this long fails: the default request deadline (1 s); a peer that
+ * needs longer to accept cannot answer within any deadline anyway. */
+#define RKV_PEER_CONNECT_TIMEOUT_MS_DEFAULT 1000u
+#define RKV_PEER_CONNECT_TIMEOUT_MS_MAX 60000u
+/* A link's receive buffer starts at this size, grows to fit one frame, and shrinks back once
+ * empty; its send buffers are kept up to this size between bursts and freed past it. */
+#define RKV_PEER_LINK_IN_BYTES_INITIAL (64u * 1024u)
+#define RKV_PEER_LINK_OUT_KEEP_BYTES (256u * 1024u)
+
+_Static_assert(RKV_PEER_LINK_QUEUE_BYTES_MIN <= RKV_PEER_LINK_QUEUE_BYTES_DEFAULT &&
+               RKV_PEER_LINK_QUEUE_BYTES_DEFAULT <= RKV_PEER_LINK_QUEUE_BYTES_MAX,
+               "the default peer queue bound is within its bounds");
+_Static_assert(RKV_PEER_BACKOFF_MS_MIN_DEFAULT >= 1u && RKV_PEER_BACKOFF_MS_MIN_DEFAULT <= RKV_PEER_BACKOFF_MS_MAX_DEFAULT &&
+               RKV_PEER_BACKOFF_MS_MAX_DEFAULT <= RKV_PEER_BACKOFF_MS_LIMIT,
+               "the default backoff bounds are ordered and within the limit");
+_Static_assert(RKV_PEER_CONNECT_TIMEOUT_MS_DEFAULT <= RKV_PEER_CONNECT_TIMEOUT_MS_MAX, "default within bounds");
+_Static_assert(RKV_PEER_LINK_IN_BYTES_INITIAL >= 8u, "room for a length field");
+
 #endif
