@@ -241,19 +241,23 @@ static bool config_parse_bytes(const char *s, uint64_t *v_out)
     return true;
 }
 
-static bool config_node_id_ok(const char *s)
+bool config_node_id_valid(const uint8_t *s, size_t bytes)
 {
-    size_t n = strlen(s);
-    if (n < 1 || n > RKV_NODE_ID_BYTES_MAX)
+    if (bytes < 1 || bytes > RKV_NODE_ID_BYTES_MAX)
         return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
+    for (size_t i = 0; i < bytes; i++) {
+        uint8_t c = s[i];
         bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
                   c == '_' || c == '-';
         if (!ok)
             return false;
     }
     return true;
+}
+
+static bool config_node_id_ok(const char *s)
+{
+    return config_node_id_valid((const uint8_t *)s, strlen(s));
 }
 
 bool config_parse_addr(const char *s, struct rkv_addr *addr_out)

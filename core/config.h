@@ -70,6 +70,9 @@ enum config_rc config_parse(int argc, char **argv, struct rkv_config *cfg_out, c
 uint64_t config_row_cache_bytes_default(void);
 /* The --help text of the server. */
 const char *config_usage(void);
+/* The one rule for node ids, wherever they come from (flags, membership, peers): 1 to
+ * RKV_NODE_ID_BYTES_MAX bytes of [A-Za-z0-9._-]. */
+bool config_node_id_valid(const uint8_t *s, size_t bytes);
 /* Parses "HOST:PORT" or "[V6]:PORT"; false when malformed. */
 bool config_parse_addr(const char *s, struct rkv_addr *addr_out);
 

@@ -16,6 +16,7 @@
 #include <xxhash.h>
 
 #include "core/assert.h"
+#include "core/config.h"
 #include "core/bytes.h"
 
 /* The length field counts the bytes after itself. */
@@ -170,10 +171,8 @@ static bool chars_ok(const uint8_t *s, size_t bytes, bool (*ok)(uint8_t))
 
 bool peer_node_id_valid(const uint8_t *s, size_t bytes)
 {
-    if (bytes == 0 || bytes > RKV_NODE_ID_BYTES_MAX)
-        return false;
-    RKV_ASSERT(s != NULL);
-    return chars_ok(s, bytes, name_char_ok);
+    RKV_ASSERT(bytes == 0 || s != NULL);
+    return config_node_id_valid(s, bytes);
 }
 
 static bool host_valid(const struct peer_str *h)

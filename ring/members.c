@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/assert.h"
+#include "core/config.h"
 #include "ring/place.h"
 #include "ring/token.h"
 
@@ -18,19 +19,7 @@ struct members {
 
 static bool members_id_ok(const char *s)
 {
-    if (s == NULL)
-        return false;
-    size_t n = strnlen(s, RKV_NODE_ID_BYTES_MAX + 1u);
-    if (n < 1 || n > RKV_NODE_ID_BYTES_MAX)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
-                  c == '_' || c == '-';
-        if (!ok)
-            return false;
-    }
-    return true;
+    return s != NULL && config_node_id_valid((const uint8_t *)s, strnlen(s, RKV_NODE_ID_BYTES_MAX + 1u));
 }
 
 static bool members_desc_ok(const struct member_desc *d)

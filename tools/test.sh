@@ -34,44 +34,33 @@ run_build build-release Release
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     run_build build-sanitize Sanitize
 
-echo "== fuzzing the frame decoder for ${fuzz_seconds}s"
+echo "== building the fuzz targets"
 CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DRKV_FUZZ=ON \
     -DCMAKE_C_FLAGS="-fsanitize=fuzzer-no-link,address,undefined" >/dev/null
 cmake --build build-fuzz -j "$jobs" --target proto_bin_fuzz http_fuzz proto_peer_fuzz
-corpus_work=$(mktemp -d)
-http_corpus_work=$(mktemp -d)
-peer_corpus_work=$(mktemp -d)
-trap 'rm -rf "$corpus_work" "$http_corpus_work" "$peer_corpus_work"' EXIT
-if ! build-fuzz/tests/proto_bin_fuzz -max_total_time="$fuzz_seconds" -max_len=4096 -print_final_stats=0 \
-        "$corpus_work" tests/fuzz/corpus/proto_bin >build-fuzz/fuzz.log 2>&1; then
-    tail -n 40 build-fuzz/fuzz.log
-    echo "fuzz: the frame decoder failed; the crashing input is in $(pwd)"
-    status=1
-else
-    grep -E "^Done|#[0-9]+ *DONE" build-fuzz/fuzz.log | tail -n 1 || true
-    echo "fuzz: no crash in ${fuzz_seconds}s"
-fi
+fuzz_work=$(mktemp -d)
+trap 'rm -rf "$fuzz_work"' EXIT
 
-echo "== fuzzing the HTTP codec for ${http_fuzz_seconds}s"
-if ! build-fuzz/tests/http_fuzz -max_total_time="$http_fuzz_seconds" -max_len=16384 -print_final_stats=0 \
-        -dict=tests/fuzz/http.dict "$http_corpus_work" tests/fuzz/corpus/http >build-fuzz/http_fuzz.log 2>&1; then
-    tail -n 40 build-fuzz/http_fuzz.log
-    echo "fuzz: the HTTP codec failed; the crashing input is in $(pwd)"
-    status=1
-else
-    grep -E "^Done|#[0-9]+ *DONE" build-fuzz/http_fuzz.log | tail -n 1 || true
-    echo "fuzz: no crash in ${http_fuzz_seconds}s"
-fi
+# run_fuzz TARGET SECONDS MAX_LEN WHAT [LIBFUZZER FLAGS...]: fuzzes tests/fuzz/corpus/TARGET
+# (without growing the committed corpus: new inputs go to a scratch directory).
+run_fuzz() {
+    local target=$1 seconds=$2 max_len=$3 what=$4
+    shift 4
+    echo "== fuzzing $what for ${seconds}s"
+    mkdir -p "$fuzz_work/$target"
+    if ! "build-fuzz/tests/${target}_fuzz" -max_total_time="$seconds" -max_len="$max_len" -print_final_stats=0 \
+            "$@" "$fuzz_work/$target" "tests/fuzz/corpus/$target" >"build-fuzz/${target}_fuzz.log" 2>&1; then
+        tail -n 40 "build-fuzz/${target}_fuzz.log"
+        echo "fuzz: $what failed; the crashing input is in $(pwd)"
+        status=1
+    else
+        grep -E "^Done|#[0-9]+ *DONE" "build-fuzz/${target}_fuzz.log" | tail -n 1 || true
+        echo "fuzz: no crash in ${seconds}s"
+    fi
+}
 
-echo "== fuzzing the peer protocol codec for ${peer_fuzz_seconds}s"
-if ! build-fuzz/tests/proto_peer_fuzz -max_total_time="$peer_fuzz_seconds" -max_len=4096 -print_final_stats=0 \
-        "$peer_corpus_work" tests/fuzz/corpus/proto_peer >build-fuzz/peer_fuzz.log 2>&1; then
-    tail -n 40 build-fuzz/peer_fuzz.log
-    echo "fuzz: the peer protocol codec failed; the crashing input is in $(pwd)"
-    status=1
-else
-    grep -E "^Done|#[0-9]+ *DONE" build-fuzz/peer_fuzz.log | tail -n 1 || true
-    echo "fuzz: no crash in ${peer_fuzz_seconds}s"
-fi
+run_fuzz proto_bin "$fuzz_seconds" 4096 "the frame decoder"
+run_fuzz http "$http_fuzz_seconds" 16384 "the HTTP codec" -dict=tests/fuzz/http.dict
+run_fuzz proto_peer "$peer_fuzz_seconds" 4096 "the peer protocol codec"
 
 exit $status
