@@ -755,17 +755,8 @@ enum rkv_err engine_test_write_raw(struct engine_shard *s, uint64_t token, const
 {
     RKV_ASSERT(s != NULL);
     RKV_ASSERT(bytes != NULL || bytes_len == 0);
-    engine_shard_release(s);
-    WT_ITEM k = { .data = s->key_buf, .size = record_key_encode(s->key_buf, token, key, key_bytes) };
-    WT_ITEM v = { .data = bytes, .size = bytes_len };
-    WT_CURSOR *c = s->cursor;
-    c->set_key(c, &k);
-    c->set_value(c, &v);
-    int wt = c->insert(c);
-    (void)c->reset(c);
-    if (wt != 0)
-        return engine_err(wt, "test write_raw");
-    return RKV_OK;
+    size_t stored_bytes = record_key_encode(s->key_buf, token, key, key_bytes);
+    return engine_test_write_raw_key(s, s->key_buf, stored_bytes, bytes, bytes_len);
 }
 
 enum rkv_err engine_test_write_raw_key(struct engine_shard *s, const uint8_t *stored_key, size_t stored_key_bytes,
