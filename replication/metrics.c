@@ -187,6 +187,17 @@ char *metrics_render(const struct node_info *info, const struct shard_metrics *s
         snprintf(labels, sizeof labels, "shard=\"%u\"", s[i].shard);
         histogram(&t, "ringkv_storage_log_flush_duration_seconds", labels, &s[i].flush_latency);
     }
+    header(&t, "ringkv_shard_turn_phase_duration_seconds", "histogram",
+           "Time a loop turn spent in each phase: input (parse and execute), commit (log flush and answers), "
+           "sweep (only turns that ran it), output (start sends).");
+    static const char *const phase_names[NODE_PHASE_COUNT] = { "input", "commit", "sweep", "output" };
+    for (uint32_t i = 0; i < count; i++) {
+        for (uint32_t ph = 0; ph < NODE_PHASE_COUNT; ph++) {
+            char labels[64];
+            snprintf(labels, sizeof labels, "shard=\"%u\",phase=\"%s\"", s[i].shard, phase_names[ph]);
+            histogram(&t, "ringkv_shard_turn_phase_duration_seconds", labels, &s[i].phase_latency[ph]);
+        }
+    }
     counter_per_shard(&t, "ringkv_storage_expired_swept_total", "Expired records the sweeper turned into tombstones.", s, count, OFF(swept_expired), 1.0);
     counter_per_shard(&t, "ringkv_storage_tombstones_purged_total", "Tombstones removed after their grace period.", s, count, OFF(purged_tombstones), 1.0);
     counter_per_shard(&t, "ringkv_storage_sweep_passes_total", "Completed sweeper passes over the shard's table.", s, count, OFF(sweep_passes), 1.0);

@@ -22,12 +22,18 @@ struct lat_buckets {
 
 void lat_record(struct lat_buckets *b, uint64_t us);
 
+/* The timed phases of a shard's turn after its completions and inbox were handled:
+ * parsing and executing local requests, the group commit with its answers, the sweeper's
+ * step (timed only on turns that run it), and starting sends. */
+enum node_phase { NODE_PHASE_INPUT, NODE_PHASE_COMMIT, NODE_PHASE_SWEEP, NODE_PHASE_OUTPUT, NODE_PHASE_COUNT };
+
 /* Everything one shard reports. */
 struct shard_metrics {
     uint32_t shard;
     struct net_stats net;
     struct lat_buckets latency[NET_OP_COUNT];   /* request latency inside the node, by op */
     struct lat_buckets flush_latency;           /* group-commit log flushes */
+    struct lat_buckets phase_latency[NODE_PHASE_COUNT]; /* per loop turn */
     uint64_t flushes, flush_failures;
     uint64_t executed, sent_to_shards, received_from_shards;
     uint64_t busy_ns, idle_ns, turns;

@@ -438,8 +438,13 @@ static void hook_on_msg(struct shard *sh, uint32_t from, void *msg)
 static void hook_before_sleep(struct shard *sh)
 {
     struct node_shard *ns = sh->app;
+    /* Each phase is timed (two vDSO clock reads each) so that /metrics shows where a slow
+     * turn spent its time. */
+    uint64_t t_start = rkv_mono_ns();
     parked_retry(ns);
     net_shard_input(ns->net); /* local requests execute here and join the done list */
+    uint64_t t_input = rkv_mono_ns();
+    lat_record(&ns->m.phase_latency[NODE_PHASE_INPUT], (t_input - t_start) / 1000u);
     if (ns->done_head != NULL) {
         if (ns->wrote) {
             /* One log flush covers every write of this turn, and it comes before any answer
@@ -466,6 +471,8 @@ static void hook_before_sleep(struct shard *sh)
                 send_or_park(ns, m->home, m);
         }
     }
+    uint64_t t_commit = rkv_mono_ns();
+    lat_record(&ns->m.phase_latency[NODE_PHASE_COMMIT], (t_commit - t_input) / 1000u);
     /* Background work, one bounded batch per turn, after the turn's answers were released:
      * its writes need no flush of their own (no answer waits for them; a lost one is redone
      * by the next pass) and ride on the next group commit. */
@@ -474,7 +481,11 @@ static void hook_before_sleep(struct shard *sh)
     if (sweeping && sweep_step(&ns->sweep, ns->es, ns->rc, now_ms))
         ns->wrote = true;
     engine_shard_idle(ns->es); /* every view of the turn was copied */
+    uint64_t t_sweep = rkv_mono_ns();
+    if (sweeping)
+        lat_record(&ns->m.phase_latency[NODE_PHASE_SWEEP], (t_sweep - t_commit) / 1000u);
     bool more_input = net_shard_output(ns->net);
+    lat_record(&ns->m.phase_latency[NODE_PHASE_OUTPUT], (rkv_mono_ns() - t_sweep) / 1000u);
     sh->no_sleep = more_input || ns->parked_count > 0 || sweep_due_ms(&ns->sweep) <= now_ms;
 }
 
