@@ -93,6 +93,7 @@ struct http_slot {
 struct http_conn {
     uint32_t head_seq;         /* oldest slot not yet sent */
     uint32_t next_seq;         /* next slot to take */
+    bool continue_sent;        /* "100 Continue" went out for the request being received */
     struct http_slot slots[RKV_CONN_INFLIGHT_MAX];
 };
 
@@ -740,12 +741,21 @@ static uint32_t conn_process_http(struct conn *c)
         enum parse_rc rc = http_frame_request(c->in + pos, c->in_len - pos, &fr, &he);
         if (rc == PARSE_NEED_MORE) {
             c->in_need = (uint32_t)fr.frame_bytes;
+            /* The client waits for "100 Continue" before sending the body. It may go out only
+             * when no earlier answer is still owed (answers leave in order); otherwise the
+             * client sends the body after its own timeout. Once per request. */
+            if (fr.expect_continue && !h->continue_sent && h->head_seq == h->next_seq) {
+                h->continue_sent = true;
+                out_append(c, (const uint8_t *)HTTP_CONTINUE, (uint32_t)(sizeof HTTP_CONTINUE - 1u));
+                conn_want_output(c);
+            }
             if (fr.frame_bytes > 0 && !in_reserve(c, fr.frame_bytes)) {
                 conn_close(c, "out of memory for a request");
                 return UINT32_MAX;
             }
             break;
         }
+        h->continue_sent = false;
         uint32_t seq;
         struct http_slot *slot = http_slot_take(c, &seq);
         memset(&slot->req, 0, sizeof slot->req);

@@ -149,6 +149,7 @@ struct http_head {
     bool has_length;          /* a Content-Length header was present */
     uint64_t content_length;
     bool has_transfer_encoding;
+    bool expect_continue;     /* "Expect: 100-continue" */
     bool keep_alive;
     uint32_t headers_count;
     bool headers_too_many;
@@ -157,6 +158,7 @@ struct http_head {
     bool in_field;
     const char *field;
     size_t field_bytes;
+    bool in_expect;           /* the value being read belongs to an Expect header */
 };
 
 static bool http_name_is(const char *name, size_t name_bytes, const char *lower)
@@ -178,6 +180,8 @@ static void http_head_end_field(struct http_head *h)
 {
     if (h->in_field && http_name_is(h->field, h->field_bytes, "transfer-encoding"))
         h->has_transfer_encoding = true;
+    if (h->in_field)
+        h->in_expect = http_name_is(h->field, h->field_bytes, "expect");
     h->in_field = false;
 }
 
@@ -208,9 +212,11 @@ static int http_head_on_header_field(http_parser *p, const char *at, size_t len)
 
 static int http_head_on_header_value(http_parser *p, const char *at, size_t len)
 {
-    (void)at;
-    (void)len;
-    http_head_end_field(p->data);
+    struct http_head *h = p->data;
+    http_head_end_field(h);
+    /* The whole block is fed in one call, so a value arrives in one piece. */
+    if (h->in_expect && http_name_is(at, len, "100-continue"))
+        h->expect_continue = true;
     return 0;
 }
 
@@ -364,6 +370,7 @@ enum parse_rc http_frame_request(const uint8_t *buf, size_t len, struct http_fra
     }
     frame_out->frame_bytes = h.head_bytes + (size_t)h.content_length;
     frame_out->keep_alive = h.keep_alive;
+    frame_out->expect_continue = h.expect_continue && h.content_length > 0;
     return len < frame_out->frame_bytes ? PARSE_NEED_MORE : PARSE_DONE;
 }
 

@@ -31,7 +31,12 @@ enum http_route { HTTP_ROUTE_KV, HTTP_ROUTE_METRICS, HTTP_ROUTE_HEALTH };
 struct http_frame {
     size_t frame_bytes;    /* header block + body */
     bool keep_alive;       /* HTTP/1.1 default unless "Connection: close"; 1.0 the reverse */
+    bool expect_continue;  /* "Expect: 100-continue" with a body to come: the client waits for
+                            * an interim "100 Continue" before sending it */
 };
+
+/* The interim answer to "Expect: 100-continue". */
+#define HTTP_CONTINUE "HTTP/1.1 100 Continue\r\n\r\n"
 
 /* An error the server answers with; close says whether the connection must be closed after
  * the answer (the stream can't be trusted or the body was not read). */

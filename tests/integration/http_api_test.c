@@ -1102,6 +1102,26 @@ Test(http_api, a_request_pipelined_after_a_closing_error_is_neither_run_nor_answ
     http_client_resp_free(&r);
 }
 
+Test(http_api, expect_100_continue_gets_the_interim_answer_before_the_body_is_sent)
+{
+    struct http_client c;
+    open_conn(&c);
+    send_raw(&c, "PUT /kv/expecting HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 16\r\n\r\n");
+    /* The body is not sent until the server says to go on. */
+    struct http_client_resp r = recv_resp(&c);
+    cr_assert_eq(r.status, 100, "an interim 100 Continue first, got %d", r.status);
+    http_client_resp_free(&r);
+    send_raw(&c, "{\"value\":\"eHk=\"}");
+    r = recv_resp(&c);
+    cr_assert_eq(r.status, 200);
+    http_client_resp_free(&r);
+    /* The connection goes on, and a request without the header gets no interim answer. */
+    r = call(&c, "GET", "/kv/expecting", NULL, NULL);
+    cr_assert_eq(r.status, 200);
+    http_client_resp_free(&r);
+    http_client_close(&c);
+}
+
 Test(http_api, http_1_0_closes_by_default_and_keeps_alive_when_asked)
 {
     struct http_client c;

@@ -163,6 +163,25 @@ Test(http_frame, every_proper_prefix_of_a_request_needs_more)
     cr_assert(f.keep_alive);
 }
 
+Test(http_frame, expect_100_continue_is_reported_while_the_body_is_awaited)
+{
+    static const char head[] = "PUT /kv/a HTTP/1.1\r\nHost: t\r\nExpect: 100-Continue\r\nContent-Length: 12\r\n\r\n";
+    struct http_frame f;
+    struct http_error e;
+    cr_assert_eq(frame(head, sizeof head - 1, &f, &e), PARSE_NEED_MORE);
+    cr_assert(f.expect_continue, "the header's value is matched without regard to case");
+    cr_assert_eq(f.frame_bytes, sizeof head - 1 + 12);
+    static const char plain[] = "PUT /kv/a HTTP/1.1\r\nHost: t\r\nContent-Length: 12\r\n\r\n";
+    cr_assert_eq(frame(plain, sizeof plain - 1, &f, &e), PARSE_NEED_MORE);
+    cr_assert_not(f.expect_continue);
+    static const char other[] = "PUT /kv/a HTTP/1.1\r\nExpect: something-else\r\nContent-Length: 12\r\n\r\n";
+    cr_assert_eq(frame(other, sizeof other - 1, &f, &e), PARSE_NEED_MORE);
+    cr_assert_not(f.expect_continue, "only 100-continue asks for the interim answer");
+    static const char nobody[] = "GET /kv/a HTTP/1.1\r\nExpect: 100-continue\r\n\r\n";
+    cr_assert_eq(frame(nobody, sizeof nobody - 1, &f, &e), PARSE_DONE);
+    cr_assert_not(f.expect_continue, "no body, nothing to wait for");
+}
+
 Test(http_frame, the_empty_buffer_needs_more)
 {
     struct http_frame f;
