@@ -250,10 +250,9 @@ static void seg_push(struct conn *c, const uint8_t *base, uint32_t len, struct o
     c->out_bytes += len;
 }
 
-/* Appends bytes to the current chunk, extending the last segment when it ends where these
- * bytes begin (the send path consumes segments by byte count, so extending one that is
- * partly in flight is safe). */
-static void out_append(struct conn *c, const uint8_t *bytes, uint32_t len)
+/* Makes room for len contiguous bytes in the current chunk, starting a new one if needed
+ * (bytes appended together then stay one iovec). */
+static void out_reserve(struct conn *c, uint32_t len)
 {
     RKV_ASSERT(len <= OUT_CHUNK_DATA_BYTES);
     if (c->cur == NULL || OUT_CHUNK_DATA_BYTES - c->cur->used < len) {
@@ -261,6 +260,14 @@ static void out_append(struct conn *c, const uint8_t *bytes, uint32_t len)
             chunk_unref(c->ns, c->cur);
         c->cur = chunk_new(c->ns);
     }
+}
+
+/* Appends bytes to the current chunk, extending the last segment when it ends where these
+ * bytes begin (the send path consumes segments by byte count, so extending one that is
+ * partly in flight is safe). */
+static void out_append(struct conn *c, const uint8_t *bytes, uint32_t len)
+{
+    out_reserve(c, len);
     uint8_t *dst = c->cur->data + c->cur->used;
     memcpy(dst, bytes, len);
     c->cur->used += len;
@@ -387,11 +394,6 @@ static void count_answer(struct conn *c, uint8_t opcode, enum rkv_err err)
 static void out_push_owned(struct conn *c, uint8_t *buf, size_t bytes)
 {
     if (bytes <= RKV_RESP_INLINE_VALUE_BYTES_MAX + RKV_RESP_HDR_BYTES) {
-        if (c->cur == NULL || OUT_CHUNK_DATA_BYTES - c->cur->used < bytes) {
-            if (c->cur)
-                chunk_unref(c->ns, c->cur);
-            c->cur = chunk_new(c->ns);
-        }
         out_append(c, buf, (uint32_t)bytes);
         free(buf);
     } else {
@@ -461,11 +463,7 @@ void conn_reply(struct conn *c, const struct bin_resp *resp, uint8_t *value_heap
         bin_resp_encode_hdr(hdr, resp);
         if (resp->value_bytes <= RKV_RESP_INLINE_VALUE_BYTES_MAX) {
             /* Header and value land next to each other in one chunk: one iovec. */
-            if (c->cur == NULL || OUT_CHUNK_DATA_BYTES - c->cur->used < RKV_RESP_HDR_BYTES + resp->value_bytes) {
-                if (c->cur)
-                    chunk_unref(ns, c->cur);
-                c->cur = chunk_new(ns);
-            }
+            out_reserve(c, RKV_RESP_HDR_BYTES + resp->value_bytes);
             out_append(c, hdr, RKV_RESP_HDR_BYTES);
             if (resp->value_bytes)
                 out_append(c, resp->value, resp->value_bytes);
