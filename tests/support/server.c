@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "net/ringkv.h"
+#include "tests/support/tmpdir.h"
 
 static uint64_t mono_ms(void)
 {
@@ -142,10 +143,7 @@ void test_server_cleanup(struct test_server *s)
 {
     test_server_kill(s);
     if (s->dir[0] != '\0') {
-        char cmd[256];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", s->dir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "could not remove %s\n", s->dir);
+        test_dir_remove(s->dir);
         s->dir[0] = '\0';
     }
 }

@@ -14,17 +14,10 @@
 #include "core/assert.h"
 #include "core/bytes.h"
 #include "core/limits.h"
+#include "tests/support/tmpdir.h"
 #include "storage/engine.h"
 
 static char test_dir[64];
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
 
 static void dir_make(void)
 {
@@ -37,7 +30,7 @@ static void dir_make(void)
 static void dir_remove(void)
 {
     if (test_dir[0] != '\0')
-        nftw(test_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+        test_dir_remove(test_dir);
 }
 
 /* A death test removes its directory before it aborts, but WiredTiger's log thread may still
@@ -52,7 +45,7 @@ ReportHook(POST_ALL)(struct criterion_global_stats *stats)
     if (glob(pattern, GLOB_NOSORT, NULL, &g) != 0)
         return;
     for (size_t i = 0; i < g.gl_pathc; i++)
-        nftw(g.gl_pathv[i], remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+        test_dir_remove(g.gl_pathv[i]);
     globfree(&g);
 }
 

@@ -15,6 +15,7 @@
 
 #include "core/hlc.h"
 #include "core/limits.h"
+#include "tests/support/tmpdir.h"
 #include "storage/engine.h"
 #include "storage/kv.h"
 #include "storage/rowcache.h"
@@ -29,14 +30,6 @@
 static char test_dir[64];
 static struct engine *eng;
 static struct engine_shard *sh;
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
 
 static void setup(void)
 {
@@ -56,7 +49,7 @@ static void teardown(void)
         engine_close(eng);
     sh = NULL;
     eng = NULL;
-    nftw(test_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    test_dir_remove(test_dir);
 }
 
 TestSuite(kv_cache_model, .init = setup, .fini = teardown, .timeout = 300);

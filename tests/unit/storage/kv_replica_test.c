@@ -17,6 +17,7 @@
 
 #include "core/hlc.h"
 #include "core/limits.h"
+#include "tests/support/tmpdir.h"
 #include "storage/engine.h"
 #include "storage/kv.h"
 #include "storage/rowcache.h"
@@ -33,14 +34,6 @@ static struct engine *eng;
 static struct engine_shard *sh;  /* shard 0: the scenario tests, and the model's uncached side */
 static struct engine_shard *sh2; /* shard 1: the model's cached side */
 static struct hlc clk;
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
 
 static void setup(void)
 {
@@ -65,7 +58,7 @@ static void teardown(void)
     sh = NULL;
     sh2 = NULL;
     eng = NULL;
-    nftw(test_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    test_dir_remove(test_dir);
 }
 
 TestSuite(kv_replica, .init = setup, .fini = teardown, .timeout = 300);

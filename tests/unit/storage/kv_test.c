@@ -11,6 +11,7 @@
 
 #include "core/hlc.h"
 #include "core/limits.h"
+#include "tests/support/tmpdir.h"
 #include "storage/engine.h"
 #include "storage/kv.h"
 
@@ -22,14 +23,6 @@ static char test_dir[64];
 static struct engine *eng;
 static struct engine_shard *sh;
 static struct hlc clk;
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
 
 static void setup(void)
 {
@@ -48,7 +41,7 @@ static void teardown(void)
         engine_shard_close(sh);
     if (eng != NULL)
         engine_close(eng);
-    nftw(test_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    test_dir_remove(test_dir);
 }
 
 TestSuite(kv, .init = setup, .fini = teardown);

@@ -15,6 +15,7 @@
 #include "core/assert.h"
 #include "core/hlc.h"
 #include "core/limits.h"
+#include "tests/support/tmpdir.h"
 #include "storage/engine.h"
 #include "storage/kv.h"
 #include "storage/sweep.h"
@@ -30,14 +31,6 @@ static struct engine_shard *sh;
 static struct hlc clk;
 /* About 20 KiB: static rather than on the test's stack. */
 static struct sweep sw;
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
 
 static void setup(void)
 {
@@ -55,7 +48,7 @@ static void setup(void)
 static void dir_remove(void)
 {
     if (test_dir[0] != '\0')
-        nftw(test_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+        test_dir_remove(test_dir);
     test_dir[0] = '\0';
 }
 
@@ -82,7 +75,7 @@ ReportHook(POST_ALL)(struct criterion_global_stats *stats)
     if (glob(pattern, GLOB_NOSORT, NULL, &g) != 0)
         return;
     for (size_t i = 0; i < g.gl_pathc; i++)
-        nftw(g.gl_pathv[i], remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+        test_dir_remove(g.gl_pathv[i]);
     globfree(&g);
 }
 
