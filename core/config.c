@@ -76,6 +76,22 @@ static const char config_usage_text[] =
     "  --tombstone-grace S seconds a tombstone is kept after its key was deleted or\n"
     "                      expired, 0 to 315360000 (ten years); keep it longer than any\n"
     "                      replica may be down (default: 259200, 72 hours)\n"
+    "  --peer HOST:PORT    peer port of this node for the cluster; shard i listens on\n"
+    "                      PORT + i (default: none, a node of its own)\n"
+    "  --seeds LIST        the other nodes' --peer addresses, HOST:PORT,HOST:PORT,...\n"
+    "                      (needs --peer; default: none)\n"
+    "  --rf N              replication factor, 1 to 7 (default: 3; a cluster with\n"
+    "                      fewer nodes keeps a copy on each)\n"
+    "  --request-timeout MS\n"
+    "                      how long a coordinator waits for replicas, 10 to 60000\n"
+    "                      (default: 1000)\n"
+    "  --max-skew MS       refuse peer timestamps further ahead of our clock, 1 to\n"
+    "                      600000 (default: 5000)\n"
+    "  --sloppy-quorum     hints count toward W (default: off; see docs/replication.md)\n"
+    "  --hinted-handoff on|off\n"
+    "                      store writes for down replicas on the next live node\n"
+    "                      (default: on)\n"
+    "  --hint-max-age S    drop hints older than this, 1 to 2592000 (default: 10800)\n"
     "  --no-pin            do not pin shard threads to CPUs (default: pinned)\n"
     "  --log-level L       debug, info, warn or error (default: info)\n"
     "  --config FILE       read settings from an INI file; flags win over it, wherever\n"
@@ -85,7 +101,9 @@ static const char config_usage_text[] =
     "Config file: one \"key = value\" per line, before any section or in [ringkv]. The\n"
     "keys are the flag names without dashes: node-id, data, listen, http, shards, vnodes,\n"
     "max-conns, idle-timeout, cache-size, row-cache-size, row-cache-max-value,\n"
-    "sweep-interval, tombstone-grace, log-level, and pin = true|false. Lines starting\n"
+    "sweep-interval, tombstone-grace, peer, seeds, rf, request-timeout, max-skew,\n"
+    "hinted-handoff, hint-max-age, log-level, sloppy-quorum = true|false and\n"
+    "pin = true|false. Lines starting\n"
     "with ; or # are comments. An unknown key or section, a key given twice, a bad value\n"
     "or a line longer than 198 bytes is an error naming FILE:LINE.\n"
     "\n"
@@ -112,6 +130,14 @@ enum config_key {
     KEY_SWEEP_INTERVAL,
     KEY_TOMBSTONE_GRACE,
     KEY_LOG_LEVEL,
+    KEY_PEER,
+    KEY_SEEDS,
+    KEY_RF,
+    KEY_REQUEST_TIMEOUT,
+    KEY_MAX_SKEW,
+    KEY_SLOPPY_QUORUM,
+    KEY_HINTED_HANDOFF,
+    KEY_HINT_MAX_AGE,
     KEY_PIN,    /* file only: pin = true|false */
     KEY_NO_PIN, /* flag only, no value */
     KEY_CONFIG, /* flag only */
@@ -141,6 +167,15 @@ static const struct config_opt config_opts[KEY_COUNT] = {
     [KEY_SWEEP_INTERVAL] = { "sweep-interval", true, true, true },
     [KEY_TOMBSTONE_GRACE] = { "tombstone-grace", true, true, true },
     [KEY_LOG_LEVEL] = { "log-level", true, true, true },
+    [KEY_PEER] = { "peer", true, true, true },
+    [KEY_SEEDS] = { "seeds", true, true, true },
+    [KEY_RF] = { "rf", true, true, true },
+    [KEY_REQUEST_TIMEOUT] = { "request-timeout", true, true, true },
+    [KEY_MAX_SKEW] = { "max-skew", true, true, true },
+    /* A flag without a value; in a file sloppy-quorum = true|false. */
+    [KEY_SLOPPY_QUORUM] = { "sloppy-quorum", true, true, false },
+    [KEY_HINTED_HANDOFF] = { "hinted-handoff", true, true, true },
+    [KEY_HINT_MAX_AGE] = { "hint-max-age", true, true, true },
     [KEY_PIN] = { "pin", false, true, true },
     [KEY_NO_PIN] = { "no-pin", true, false, false },
     [KEY_CONFIG] = { "config", true, false, true },
@@ -309,6 +344,48 @@ bool config_parse_addr(const char *s, struct rkv_addr *addr_out)
 }
 
 /* Sets one value. where names it in messages: "--shards" or "FILE:LINE: shards". */
+/* --seeds: a comma-separated list of HOST:PORT, at most RKV_NODES_MAX - 1 of them, no empty
+ * items and no duplicates. */
+static bool config_set_seeds(struct rkv_config *cfg, const char *value, const char *where, const char *qv, char *err,
+                             size_t cap)
+{
+    cfg->seed_count = 0;
+    const char *p = value;
+    for (;;) {
+        const char *comma = strchr(p, ',');
+        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        char item[RKV_HOST_BYTES_MAX + 16u];
+        struct rkv_addr a;
+        if (n == 0 || n >= sizeof item) {
+            config_errf(err, cap, "%s: must be HOST:PORT items separated by commas, got \"%s\"", where, qv);
+            return false;
+        }
+        memcpy(item, p, n);
+        item[n] = '\0';
+        if (!config_parse_addr(item, &a)) {
+            config_errf(err, cap,
+                        "%s: each seed must be HOST:PORT with an IPv4 literal, [IPv6] literal or localhost and "
+                        "a port from 1 to 65535, got \"%s\"",
+                        where, qv);
+            return false;
+        }
+        if (cfg->seed_count == RKV_NODES_MAX - 1u) {
+            config_errf(err, cap, "%s: at most %u seeds, got \"%s\"", where, RKV_NODES_MAX - 1u, qv);
+            return false;
+        }
+        for (uint32_t i = 0; i < cfg->seed_count; i++) {
+            if (cfg->seeds[i].port == a.port && strcmp(cfg->seeds[i].host, a.host) == 0) {
+                config_errf(err, cap, "%s: seed %s:%u is listed twice", where, a.host, a.port);
+                return false;
+            }
+        }
+        cfg->seeds[cfg->seed_count++] = a;
+        if (comma == NULL)
+            return true;
+        p = comma + 1;
+    }
+}
+
 static bool config_set(struct rkv_config *cfg, enum config_key key, const char *value, const char *where,
                        char *err, size_t cap)
 {
@@ -429,6 +506,60 @@ static bool config_set(struct rkv_config *cfg, enum config_key key, const char *
             return false;
         }
         return true;
+    case KEY_PEER:
+        if (!config_parse_addr(value, &cfg->peer)) {
+            config_errf(err, cap,
+                        "%s: must be HOST:PORT with an IPv4 literal, [IPv6] literal or localhost and a "
+                        "port from 1 to 65535, got \"%s\"",
+                        where, qv);
+            return false;
+        }
+        cfg->peer_enabled = true;
+        return true;
+    case KEY_SEEDS:
+        return config_set_seeds(cfg, value, where, qv, err, cap);
+    case KEY_RF:
+    case KEY_REQUEST_TIMEOUT:
+    case KEY_MAX_SKEW:
+    case KEY_HINT_MAX_AGE: {
+        uint32_t lo = key == KEY_RF ? 1u : key == KEY_REQUEST_TIMEOUT ? RKV_REQUEST_TIMEOUT_MS_MIN : 1u;
+        uint32_t hi = key == KEY_RF                ? RKV_RF_MAX
+                      : key == KEY_REQUEST_TIMEOUT ? RKV_REQUEST_TIMEOUT_MS_MAX
+                      : key == KEY_MAX_SKEW        ? RKV_CLOCK_SKEW_MS_MAX
+                                                   : RKV_HINT_MAX_AGE_S_MAX;
+        uint32_t *dst = key == KEY_RF                ? &cfg->rf
+                        : key == KEY_REQUEST_TIMEOUT ? &cfg->request_timeout_ms
+                        : key == KEY_MAX_SKEW        ? &cfg->max_skew_ms
+                                                     : &cfg->hint_max_age_s;
+        uint32_t v;
+        if (!config_parse_u32_range(value, lo, hi, &v)) {
+            config_errf(err, cap, "%s: must be an integer from %u to %u, got \"%s\"", where, lo, hi, qv);
+            return false;
+        }
+        *dst = v;
+        return true;
+    }
+    case KEY_SLOPPY_QUORUM:
+        /* As a flag it has no value (config_parse() passes ""); in a file, true or false. */
+        if (strcmp(value, "true") == 0 || (where[0] == '-' && value[0] == '\0')) {
+            cfg->sloppy_quorum = true;
+        } else if (strcmp(value, "false") == 0) {
+            cfg->sloppy_quorum = false;
+        } else {
+            config_errf(err, cap, "%s: must be true or false, got \"%s\"", where, qv);
+            return false;
+        }
+        return true;
+    case KEY_HINTED_HANDOFF:
+        if (strcmp(value, "on") == 0) {
+            cfg->hinted_handoff = true;
+        } else if (strcmp(value, "off") == 0) {
+            cfg->hinted_handoff = false;
+        } else {
+            config_errf(err, cap, "%s: must be on or off, got \"%s\"", where, qv);
+            return false;
+        }
+        return true;
     case KEY_PIN:
         if (strcmp(value, "true") == 0) {
             cfg->pin_threads = true;
@@ -496,6 +627,11 @@ static void config_defaults(struct rkv_config *cfg)
     cfg->row_cache_value_bytes_max = RKV_ROW_CACHE_VALUE_BYTES_DEFAULT;
     cfg->sweep_interval_s = RKV_SWEEP_INTERVAL_S_DEFAULT;
     cfg->tombstone_grace_s = RKV_TOMBSTONE_GRACE_S_DEFAULT;
+    cfg->rf = RKV_RF_DEFAULT;
+    cfg->request_timeout_ms = RKV_REQUEST_TIMEOUT_MS_DEFAULT;
+    cfg->max_skew_ms = RKV_CLOCK_SKEW_MS_DEFAULT;
+    cfg->hinted_handoff = true;
+    cfg->hint_max_age_s = RKV_HINT_MAX_AGE_S_DEFAULT;
     cfg->pin_threads = true;
     cfg->log_level = RKV_LOG_INFO;
 }
@@ -712,6 +848,17 @@ enum config_rc config_parse(int argc, char **argv, struct rkv_config *cfg_out, c
         snprintf(where, sizeof where, "--%s", config_opts[arg.key].name);
         if (!config_set(cfg_out, arg.key, arg.value != NULL ? arg.value : "", where, err_out, err_cap))
             return CONFIG_ERROR;
+    }
+
+    /* Rules between settings, wherever they were given. */
+    if (cfg_out->seed_count > 0 && !cfg_out->peer_enabled) {
+        config_errf(err_out, err_cap, "--seeds: needs --peer (this node's own peer address)");
+        return CONFIG_ERROR;
+    }
+    if (cfg_out->peer_enabled && (uint32_t)cfg_out->peer.port + cfg_out->shards - 1u > 65535u) {
+        config_errf(err_out, err_cap, "--peer: shard %u would listen on port %u + %u, past 65535", cfg_out->shards - 1u,
+                    cfg_out->peer.port, cfg_out->shards - 1u);
+        return CONFIG_ERROR;
     }
     return CONFIG_OK;
 }

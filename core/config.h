@@ -54,6 +54,17 @@ struct rkv_config {
                                               * 1..RKV_SWEEP_INTERVAL_S_MAX */
     uint32_t tombstone_grace_s;              /* --tombstone-grace, seconds a tombstone is kept,
                                               * 0..RKV_TOMBSTONE_GRACE_S_MAX */
+    /* Cluster (issue 5). peer_enabled false: a node of its own (no peer port, no seeds). */
+    bool peer_enabled;                       /* --peer given */
+    struct rkv_addr peer;                    /* --peer HOST:PORT; shard i listens on PORT + i */
+    uint32_t seed_count;                     /* --seeds HOST:PORT,... (the other nodes' --peer) */
+    struct rkv_addr seeds[RKV_NODES_MAX - 1u];
+    uint32_t rf;                             /* --rf, 1..RKV_RF_MAX (default RKV_RF_DEFAULT) */
+    uint32_t request_timeout_ms;             /* --request-timeout, ms */
+    uint32_t max_skew_ms;                    /* --max-skew, ms */
+    bool sloppy_quorum;                      /* --sloppy-quorum: hints count toward W */
+    bool hinted_handoff;                     /* --hinted-handoff on|off (default on) */
+    uint32_t hint_max_age_s;                 /* --hint-max-age, seconds */
     bool pin_threads;                        /* --no-pin turns CPU pinning off */
     enum rkv_log_level log_level;            /* --log-level debug|info|warn|error */
 };

@@ -1,7 +1,12 @@
 /* Hybrid logical clock: a 64-bit timestamp = physical ms (48 bits) << 16 | logical counter
- * (16 bits). Pure: the physical time is an argument, so tests are deterministic. Each shard
- * owns one struct hlc (no sharing between threads); every timestamp the shard stores or
- * receives is observed, so timestamps of one key only ever grow. */
+ * (16 bits). The physical time is an argument, so tests are deterministic.
+ *
+ * One clock per node (issue 5): every shard stamps and observes through the same struct hlc,
+ * so no two writes of a node ever carry the same timestamp and every timestamp any shard
+ * receives advances the whole node. It is the one mutable object the shards share besides
+ * their message rings: a single 64-bit word changed by compare-and-swap (lock-free; one
+ * cache line that moves between cores on writes, never on reads of stored data). Every
+ * timestamp a shard stores or receives is observed, so timestamps of one key only grow. */
 #ifndef RKV_CORE_HLC_H
 #define RKV_CORE_HLC_H
 
@@ -13,7 +18,7 @@
 #define HLC_LOGICAL_MAX ((1u << HLC_LOGICAL_BITS) - 1u)
 
 struct hlc {
-    uint64_t last; /* the largest timestamp issued or observed */
+    _Atomic uint64_t last; /* the largest timestamp issued or observed */
 };
 
 static inline uint64_t hlc_make(uint64_t phys_ms, uint32_t logical) { return phys_ms << HLC_LOGICAL_BITS | logical; }

@@ -134,6 +134,24 @@ _Static_assert(RKV_VNODES_DEFAULT <= RKV_VNODES_MAX, "the default vnode count is
  * NTP keeps a healthy cluster within (milliseconds) and far below a clock set wrong by hand
  * (minutes or more); DESIGN §1's "no lost writes" holds for clocks within this bound. */
 #define RKV_CLOCK_SKEW_MS_DEFAULT 5000u
+#define RKV_CLOCK_SKEW_MS_MAX 600000u
+
+/* Cluster requests (issue 5). A coordinator waits at most --request-timeout for the replies
+ * it needs (default 1 s, as the requirements' p99 targets are tens of ms and a replica that
+ * has not answered in a second is treated as failed for this request). */
+#define RKV_REQUEST_TIMEOUT_MS_DEFAULT 1000u
+#define RKV_REQUEST_TIMEOUT_MS_MIN 10u
+#define RKV_REQUEST_TIMEOUT_MS_MAX 60000u
+/* Hints older than --hint-max-age are dropped (and counted): by then read repair and
+ * anti-entropy are the better path, and an unbounded hint queue for a node that never comes
+ * back would fill the disk. Default 3 h (Cassandra's max_hint_window is the same idea). */
+#define RKV_HINT_MAX_AGE_S_DEFAULT (3u * 3600u)
+#define RKV_HINT_MAX_AGE_S_MAX (30u * 24u * 3600u)
+/* Liveness (until gossip and the phi-accrual detector replace it): shard 0 pings every other
+ * node this often, and a node that has not answered a ping (or whose connection is down) for
+ * RKV_PEER_DOWN_AFTER_MS is down. */
+#define RKV_PEER_PING_MS 1000u
+#define RKV_PEER_DOWN_AFTER_MS 3000u
 
 _Static_assert(RKV_CLOCK_SKEW_MS_DEFAULT >= 1u && RKV_CLOCK_SKEW_MS_DEFAULT < 60u * 1000u,
                "the default skew bound is positive and well under a minute");

@@ -1016,3 +1016,95 @@ Test(config, a_bad_file_value_is_an_error_even_when_a_flag_overrides_it)
     snprintf(expect, sizeof expect, "%s:1: shards: must be an integer from 1 to 64, got \"0\"", path);
     cr_assert_str_eq(err, expect);
 }
+
+/* ---- cluster flags (issue 5) ------------------------------------------------------------ */
+
+Test(config, cluster_defaults_are_a_node_of_its_own)
+{
+    struct rkv_config cfg;
+    PARSE_OK(&cfg, "--shards", "2");
+    cr_assert(!cfg.peer_enabled);
+    cr_assert_eq(cfg.seed_count, 0u);
+    cr_assert_eq(cfg.rf, 3u);
+    cr_assert_eq(cfg.request_timeout_ms, 1000u);
+    cr_assert_eq(cfg.max_skew_ms, 5000u);
+    cr_assert(!cfg.sloppy_quorum);
+    cr_assert(cfg.hinted_handoff);
+    cr_assert_eq(cfg.hint_max_age_s, 10800u);
+}
+
+Test(config, peer_and_seeds_are_parsed)
+{
+    struct rkv_config cfg;
+    PARSE_OK(&cfg, "--shards", "2", "--peer", "127.0.0.1:7150", "--seeds", "127.0.0.1:7250,[::1]:7350,localhost:9");
+    cr_assert(cfg.peer_enabled);
+    cr_assert_str_eq(cfg.peer.host, "127.0.0.1");
+    cr_assert_eq(cfg.peer.port, 7150);
+    cr_assert_eq(cfg.seed_count, 3u);
+    cr_assert_eq(cfg.seeds[0].port, 7250);
+    cr_assert_str_eq(cfg.seeds[1].host, "::1");
+    cr_assert_eq(cfg.seeds[2].port, 9);
+}
+
+Test(config, bad_seeds_are_rejected)
+{
+    PARSE_ERR("--seeds: needs --peer (this node's own peer address)", "--seeds", "127.0.0.1:7250");
+    PARSE_ERR("--seeds: must be HOST:PORT items separated by commas, got \"127.0.0.1:1,\"", "--peer", "127.0.0.1:1",
+              "--seeds", "127.0.0.1:1,");
+    PARSE_ERR("--seeds: must be HOST:PORT items separated by commas, got \",127.0.0.1:1\"", "--peer", "127.0.0.1:1",
+              "--seeds", ",127.0.0.1:1");
+    PARSE_ERR("--seeds: seed 127.0.0.1:5 is listed twice", "--peer", "127.0.0.1:1", "--seeds", "127.0.0.1:5,127.0.0.1:5");
+    PARSE_ERR("--seeds: each seed must be HOST:PORT with an IPv4 literal, [IPv6] literal or localhost and a port from "
+              "1 to 65535, got \"example.com:5\"",
+              "--peer", "127.0.0.1:1", "--seeds", "example.com:5");
+}
+
+Test(config, peer_port_leaves_room_for_every_shard)
+{
+    struct rkv_config cfg;
+    PARSE_OK(&cfg, "--shards", "2", "--peer", "127.0.0.1:65534");
+    PARSE_ERR("--peer: shard 2 would listen on port 65534 + 2, past 65535", "--shards", "3", "--peer", "127.0.0.1:65534");
+}
+
+Test(config, rf_timeout_skew_and_hint_age_at_their_limits)
+{
+    struct rkv_config cfg;
+    PARSE_ERR("--rf: must be an integer from 1 to 7, got \"0\"", "--rf", "0");
+    PARSE_OK(&cfg, "--rf", "1");
+    cr_assert_eq(cfg.rf, 1u);
+    PARSE_OK(&cfg, "--rf", "7");
+    cr_assert_eq(cfg.rf, 7u);
+    PARSE_ERR("--rf: must be an integer from 1 to 7, got \"8\"", "--rf", "8");
+    PARSE_ERR("--request-timeout: must be an integer from 10 to 60000, got \"9\"", "--request-timeout", "9");
+    PARSE_OK(&cfg, "--request-timeout", "10");
+    cr_assert_eq(cfg.request_timeout_ms, 10u);
+    PARSE_OK(&cfg, "--request-timeout", "60000");
+    PARSE_ERR("--request-timeout: must be an integer from 10 to 60000, got \"60001\"", "--request-timeout", "60001");
+    PARSE_ERR("--max-skew: must be an integer from 1 to 600000, got \"0\"", "--max-skew", "0");
+    PARSE_OK(&cfg, "--max-skew", "600000");
+    cr_assert_eq(cfg.max_skew_ms, 600000u);
+    PARSE_ERR("--max-skew: must be an integer from 1 to 600000, got \"600001\"", "--max-skew", "600001");
+    PARSE_ERR("--hint-max-age: must be an integer from 1 to 2592000, got \"0\"", "--hint-max-age", "0");
+    PARSE_OK(&cfg, "--hint-max-age", "2592000");
+    cr_assert_eq(cfg.hint_max_age_s, 2592000u);
+    PARSE_ERR("--hint-max-age: must be an integer from 1 to 2592000, got \"2592001\"", "--hint-max-age", "2592001");
+}
+
+Test(config, sloppy_quorum_and_hinted_handoff_switches)
+{
+    struct rkv_config cfg;
+    PARSE_OK(&cfg, "--sloppy-quorum", "--hinted-handoff", "off");
+    cr_assert(cfg.sloppy_quorum);
+    cr_assert(!cfg.hinted_handoff);
+    PARSE_ERR("--sloppy-quorum: takes no value, got \"yes\"", "--sloppy-quorum=yes");
+    PARSE_ERR("--hinted-handoff: must be on or off, got \"maybe\"", "--hinted-handoff", "maybe");
+    char path[256];
+    ini_write("sloppy-quorum = true\nhinted-handoff = off\nrf = 2\n", path);
+    char err[ERR_CAP];
+    enum config_rc rc = PARSE(&cfg, err, "--config", path);
+    unlink(path);
+    cr_assert_eq(rc, CONFIG_OK, "%s", err);
+    cr_assert(cfg.sloppy_quorum);
+    cr_assert(!cfg.hinted_handoff);
+    cr_assert_eq(cfg.rf, 2u);
+}

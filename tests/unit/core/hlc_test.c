@@ -3,6 +3,9 @@
  * the packing of (physical ms, logical) into 64 bits round-trips at its limits; a checked
  * observe refuses a timestamp more than the maximum skew ahead and leaves the clock alone. */
 #include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <signal.h>
 #include <stdint.h>
 
@@ -253,4 +256,55 @@ Test(hlc, checked_observe_past_the_48_bit_wall_clock_aborts, .signal = SIGABRT)
     struct hlc c;
     hlc_init(&c);
     (void)hlc_observe_checked(&c, 0, PHYS_MS_MAX + 1u, SKEW_MS);
+}
+
+/* One clock per node, ticked and observed by every shard's thread: no two ticks may return
+ * the same timestamp, and each thread's ticks keep increasing. Count-based: each thread keeps
+ * every timestamp it got, and the union is checked for duplicates afterwards. */
+#define SHARED_TICKS 200000u
+
+struct tick_thread {
+    struct hlc *clock;
+    uint64_t *got;
+    bool increasing;
+};
+
+static void *tick_many(void *arg)
+{
+    struct tick_thread *t = arg;
+    t->increasing = true;
+    for (uint32_t i = 0; i < SHARED_TICKS; i++) {
+        /* A wall clock that stalls for long stretches forces the logical path and races. */
+        t->got[i] = hlc_tick(t->clock, 1000u + i / 5000u);
+        if (i % 7u == 0)
+            hlc_observe(t->clock, t->got[i] + 3u);
+        if (i > 0 && t->got[i] <= t->got[i - 1])
+            t->increasing = false;
+    }
+    return NULL;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+Test(hlc, shared_clock_never_repeats_a_timestamp_across_threads)
+{
+    struct hlc c;
+    hlc_init(&c);
+    uint64_t *all = calloc(2u * SHARED_TICKS, sizeof *all);
+    cr_assert_not_null(all);
+    struct tick_thread t[2] = { { &c, all, false }, { &c, all + SHARED_TICKS, false } };
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        cr_assert_eq(pthread_create(&th[i], NULL, tick_many, &t[i]), 0);
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    cr_assert(t[0].increasing && t[1].increasing);
+    qsort(all, 2u * SHARED_TICKS, sizeof *all, cmp_u64);
+    for (uint32_t i = 1; i < 2u * SHARED_TICKS; i++)
+        cr_assert_neq(all[i], all[i - 1], "timestamp %llu issued twice", (unsigned long long)all[i]);
+    free(all);
 }
