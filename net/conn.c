@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "core/assert.h"
+#include "core/bytes.h"
 #include "core/limits.h"
 #include "core/log.h"
 #include "core/pool.h"
@@ -379,7 +380,7 @@ const char *net_op_name(enum net_op op)
 
 const char *net_proto_name(enum net_proto proto)
 {
-    static const char *const names[NET_PROTO_COUNT] = { "binary", "http" };
+    static const char *const names[NET_PROTO_COUNT] = { "binary", "http", "peer" };
     return proto < NET_PROTO_COUNT ? names[proto] : "unknown";
 }
 
@@ -805,11 +806,107 @@ static uint32_t conn_process_http(struct conn *c)
     return pos;
 }
 
+/* Handles the complete peer frames at the start of the assembly buffer (net/proto_peer.h:
+ * the binary protocol's length framing), at most RKV_CONN_REQS_PER_TURN_MAX; returns the
+ * bytes consumed, or UINT32_MAX when the connection was closed. Only the length field is
+ * looked at here; the handler decodes the rest. Every frame a node receives on its peer port
+ * is a request and gets exactly one answer (conn_peer_reply()). */
+static uint32_t conn_process_peer(struct conn *c)
+{
+    uint32_t pos = 0;
+    unsigned handled = 0;
+    while (c->state == CONN_READING || c->state == CONN_DRAINING) {
+        if (conn_must_pause(c)) {
+            conn_pause(c);
+            break;
+        }
+        if (handled == RKV_CONN_REQS_PER_TURN_MAX) {
+            conn_want_input(c);
+            break;
+        }
+        uint32_t avail = c->in_len - pos;
+        if (avail < 4u)
+            break;
+        uint32_t body = load_be32(c->in + pos);
+        if (body < 8u || body > RKV_FRAME_BYTES_MAX) {
+            c->ns->stats.closed_bad_frame++;
+            log_bad_peer(c, body < 8u ? "peer frame shorter than its header" : "peer frame over the frame limit");
+            conn_close(c, NULL);
+            return UINT32_MAX;
+        }
+        if (avail < body + 4u) {
+            c->in_need = body + 4u;
+            if (!in_reserve(c, (size_t)pos + body + 4u)) {
+                conn_close(c, "out of memory for a frame");
+                return UINT32_MAX;
+            }
+            break;
+        }
+        handled++;
+        c->ns->stats.requests++;
+        c->inflight++;
+        c->ns->inflight_total++;
+        enum rkv_err err = c->ns->handler.on_peer_frame(c->ns->handler.ctx, c, c->in + pos, body + 4u);
+        if (err == RKV_BUSY) {
+            c->inflight--;
+            c->ns->inflight_total--;
+            c->ns->stats.requests--;
+            if (c->inflight > 0)
+                conn_pause(c);
+            conn_want_input(c);
+            break;
+        }
+        if (err != RKV_OK) {
+            /* The handler refused the stream (a frame it cannot even answer): close. */
+            c->inflight--;
+            c->ns->inflight_total--;
+            c->ns->stats.bad_requests++;
+            c->ns->stats.closed_bad_frame++;
+            log_bad_peer(c, rkv_err_message(err));
+            conn_close(c, NULL);
+            return UINT32_MAX;
+        }
+        pos += body + 4u;
+    }
+    return pos;
+}
+
+void conn_peer_reply(struct conn *c, const uint8_t *head, size_t head_bytes, uint8_t *tail_heap, size_t tail_bytes)
+{
+    struct net_shard *ns = c->ns;
+    RKV_ASSERT(ns->sh == shard_current());
+    RKV_ASSERT(c->proto == NET_PROTO_PEER);
+    RKV_ASSERT(c->inflight > 0);
+    RKV_ASSERT(head_bytes <= OUT_CHUNK_DATA_BYTES);
+    RKV_ASSERT(tail_heap != NULL || tail_bytes == 0);
+    c->inflight--;
+    ns->inflight_total--;
+    if (c->state == CONN_CLOSING || c->state == CONN_FREE) {
+        free(tail_heap);
+        conn_maybe_free(c);
+        return;
+    }
+    if (tail_bytes <= RKV_RESP_INLINE_VALUE_BYTES_MAX) {
+        out_reserve(c, (uint32_t)(head_bytes + tail_bytes));
+        out_append(c, head, (uint32_t)head_bytes);
+        if (tail_bytes > 0)
+            out_append(c, tail_heap, (uint32_t)tail_bytes);
+        free(tail_heap);
+    } else {
+        out_append(c, head, (uint32_t)head_bytes);
+        seg_push(c, tail_heap, (uint32_t)tail_bytes, NULL, tail_heap);
+    }
+    conn_want_output(c);
+    conn_after_answer(c);
+}
+
 /* Handles what the assembly buffer holds, then compacts it. */
 static void conn_process(struct conn *c)
 {
     c->in_need = 0;
-    uint32_t pos = c->proto == NET_PROTO_HTTP ? conn_process_http(c) : conn_process_bin(c);
+    uint32_t pos = c->proto == NET_PROTO_HTTP   ? conn_process_http(c)
+                   : c->proto == NET_PROTO_PEER ? conn_process_peer(c)
+                                                : conn_process_bin(c);
     if (pos == UINT32_MAX)
         return;
     if (pos > 0) {
@@ -1108,17 +1205,23 @@ enum rkv_err net_shard_start(struct shard *sh, const struct net_config *cfg,
     ns->listeners[NET_PROTO_BINARY].fd = listener_open(&cfg->listen);
     if (ns->listeners[NET_PROTO_BINARY].fd < 0)
         goto fail;
-    ns->listener_count = 1;
     if (cfg->http_enabled) {
         ns->http_value_buf = malloc(RKV_VALUE_BYTES_MAX + 1u);
         ns->listeners[NET_PROTO_HTTP].fd = ns->http_value_buf ? listener_open(&cfg->http) : -1;
         if (ns->listeners[NET_PROTO_HTTP].fd < 0)
             goto fail;
-        ns->listener_count = 2;
+    }
+    if (cfg->peer_enabled) {
+        RKV_ASSERT(handler->on_peer_frame != NULL);
+        ns->listeners[NET_PROTO_PEER].fd = listener_open(&cfg->peer);
+        if (ns->listeners[NET_PROTO_PEER].fd < 0)
+            goto fail;
     }
     ns->accepting = true;
-    for (uint32_t i = 0; i < ns->listener_count; i++)
-        accept_arm(&ns->listeners[i]);
+    for (uint32_t i = 0; i < NET_PROTO_COUNT; i++) {
+        if (ns->listeners[i].fd >= 0)
+            accept_arm(&ns->listeners[i]);
+    }
     *ns_out = ns;
     return RKV_OK;
 fail:
@@ -1180,7 +1283,7 @@ void net_shard_tick(struct net_shard *ns, uint64_t wall_ms)
 {
     (void)wall_ms;
     uint64_t now = now_ms();
-    for (uint32_t i = 0; i < ns->listener_count; i++) {
+    for (uint32_t i = 0; i < NET_PROTO_COUNT; i++) {
         struct listener *l = &ns->listeners[i];
         if (l->rearm_on_tick && ns->accepting && !l->accept_op.in_flight) {
             l->rearm_on_tick = false;
@@ -1223,7 +1326,7 @@ void net_shard_tick(struct net_shard *ns, uint64_t wall_ms)
 void net_shard_stop_accepting(struct net_shard *ns)
 {
     ns->accepting = false;
-    for (uint32_t i = 0; i < ns->listener_count; i++) {
+    for (uint32_t i = 0; i < NET_PROTO_COUNT; i++) {
         if (ns->listeners[i].accept_op.in_flight) {
             struct io_uring_sqe *sqe = loop_sqe(ns->loop, NULL);
             io_uring_prep_cancel(sqe, &ns->listeners[i].accept_op, 0);
@@ -1250,7 +1353,7 @@ bool net_shard_drained(const struct net_shard *ns)
 static bool listeners_close_idle(struct net_shard *ns)
 {
     bool all = true;
-    for (uint32_t i = 0; i < ns->listener_count; i++) {
+    for (uint32_t i = 0; i < NET_PROTO_COUNT; i++) {
         struct listener *l = &ns->listeners[i];
         if (l->accept_op.in_flight)
             all = false;

@@ -27,7 +27,7 @@ struct net_shard;
 struct conn;
 
 /* The protocols a shard listens for; chosen once per listener. */
-enum net_proto { NET_PROTO_BINARY, NET_PROTO_HTTP, NET_PROTO_COUNT };
+enum net_proto { NET_PROTO_BINARY, NET_PROTO_HTTP, NET_PROTO_PEER, NET_PROTO_COUNT };
 
 /* Operations as counted in the statistics. */
 enum net_op { NET_OP_PING, NET_OP_GET, NET_OP_PUT, NET_OP_DELETE, NET_OP_ADMIN, NET_OP_COUNT };
@@ -44,6 +44,12 @@ struct net_handler {
      * reading and offers the same frame again next turn. Any other error: the connection
      * answers the request with that status. */
     enum rkv_err (*on_request)(void *ctx, struct conn *c, const struct bin_req *req);
+    /* Peer port only: one whole frame (length field included, 8..RKV_FRAME_BYTES_MAX after
+     * it; nothing else checked), borrowed for the call. RKV_OK: the handler will answer it
+     * with exactly one conn_peer_reply(), now or later (answering inside the call is
+     * allowed); RKV_BUSY: not now, offered again next turn; any other error: the stream is
+     * not worth answering and the connection is closed. */
+    enum rkv_err (*on_peer_frame)(void *ctx, struct conn *c, const uint8_t *frame, size_t frame_bytes);
     void *ctx;
 };
 
@@ -51,6 +57,8 @@ struct net_config {
     struct rkv_addr listen;
     bool http_enabled;
     struct rkv_addr http;
+    bool peer_enabled;       /* listen for peers (this shard's own port) */
+    struct rkv_addr peer;
     uint32_t conns_max;      /* per shard */
     uint32_t idle_timeout_s;
 };
@@ -96,5 +104,9 @@ void net_shard_stats(const struct net_shard *ns, struct net_stats *stats_out);
  * value_heap is given: then value_heap (== resp->value, from malloc) is owned by the
  * connection from here on and freed once sent, or at once if the connection has closed. */
 void conn_reply(struct conn *c, const struct bin_resp *resp, uint8_t *value_heap);
+
+/* Answers one frame taken by net_handler.on_peer_frame: head (at most 32 KiB, copied) then
+ * tail_heap (malloc'd or NULL; owned by the connection from here on, freed once sent). */
+void conn_peer_reply(struct conn *c, const uint8_t *head, size_t head_bytes, uint8_t *tail_heap, size_t tail_bytes);
 
 #endif

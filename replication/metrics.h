@@ -44,6 +44,15 @@ struct shard_metrics {
     /* The shard's row cache (storage/rowcache.h); all zero when it is off. */
     uint64_t rowcache_hits, rowcache_misses, rowcache_inserts, rowcache_evictions;
     uint64_t rowcache_bytes, rowcache_budget_bytes, rowcache_entries;
+    /* Cluster mode (replication/coordinate.c). */
+    uint64_t cl_requests;        /* client requests coordinated here */
+    uint64_t cl_unavailable;     /* of them answered UNAVAILABLE */
+    uint64_t cl_replica_writes;  /* replica writes applied here (local and from peers) */
+    uint64_t cl_replica_reads;
+    uint64_t cl_read_repairs;    /* repair writes sent */
+    uint64_t cl_fenced;          /* writes refused by a replica holding a newer one */
+    uint64_t cl_skew_refused;    /* timestamps refused for clock skew */
+    uint64_t hints_stored, hints_replayed, hints_dropped;
 };
 
 struct node_info {

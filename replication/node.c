@@ -3,7 +3,11 @@
  * connection received it (its home); it travels to the owning shard and back by pointer, and
  * only the home returns it to the pool. While the owner holds it, only the owner touches it. */
 #include "replication/node.h"
+#include "replication/node_internal.h"
+#include "replication/cluster.h"
+#include "replication/coordinate.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,59 +25,6 @@
 #include "storage/rowcache.h"
 #include "storage/sweep.h"
 
-/* Every message between shards starts with this. The sender (home) owns the message; the
- * receiver works on it and sends the same pointer back. */
-enum node_msg_kind { NODE_MSG_REQ, NODE_MSG_STATS };
-
-struct node_msg {
-    struct node_msg *next;        /* done list / parked list of whoever holds it */
-    enum node_msg_kind kind;
-    uint32_t home;
-};
-
-/* Owner: the home shard's pool; held by the owning shard while it executes it. */
-struct node_req {
-    struct node_msg msg;
-    struct conn *conn;            /* home's connection; only the home touches it */
-    uint64_t start_ns;
-    uint32_t request_id;
-    uint8_t opcode;
-    uint8_t consistency;
-    uint16_t flags;
-    uint32_t ttl_s;
-    uint64_t if_version;
-    uint64_t token;
-    const uint8_t *value;         /* the PUT value: borrowed (local) or value_heap (remote) */
-    uint8_t *value_heap;          /* owned by the home, freed when the answer is sent */
-    uint32_t value_bytes;
-    enum rkv_err err;             /* results, written by the owner */
-    uint64_t version;
-    uint64_t timestamp;
-    uint8_t *out_value;           /* GET: malloc'd by the owner, handed to the connection */
-    uint32_t out_value_bytes;
-    bool is_write;
-    uint16_t key_bytes;
-    uint8_t key[RKV_KEY_BYTES_MAX];
-};
-
-/* Owner: its shard. */
-struct node_shard {
-    struct node *node;
-    struct shard *sh;
-    struct engine_shard *es;
-    struct rowcache *rc;                       /* NULL when --row-cache-size is 0 */
-    struct net_shard *net;
-    struct hlc clock;
-    struct pool req_pool;
-    bool pool_ok;
-    struct node_msg *done_head, *done_tail;   /* executed here, answers wait for the flush */
-    bool wrote;                                /* a write was applied since the last flush */
-    struct node_msg *parked_head[RKV_SHARDS_MAX], *parked_tail[RKV_SHARDS_MAX];
-    uint32_t parked_count;
-    struct shard_metrics m;                    /* this shard's counters */
-    struct sweep sweep;                        /* TTL expiry and tombstone purge */
-};
-
 /* A /metrics request: one snapshot slot per shard; each part travels to its shard and back.
  * Owner: the shard that received the request; shard i writes only snap[i], and only while it
  * holds part i. */
@@ -90,16 +41,6 @@ struct node_gather {
     uint32_t pending;
     struct node_gather_part parts[RKV_SHARDS_MAX];
     struct shard_metrics snap[RKV_SHARDS_MAX];
-};
-
-struct node {
-    struct rkv_config cfg;
-    struct engine *engine;
-    struct vnode_ring *ring;                   /* read-only after start */
-    uint32_t origin;
-    uint64_t started_ms;
-    struct shard_set *set;
-    struct node_shard *shards;
 };
 
 static void list_push(struct node_msg **head, struct node_msg **tail, struct node_msg *r)
@@ -122,7 +63,7 @@ static struct node_msg *list_pop(struct node_msg **head, struct node_msg **tail)
 }
 
 /* Hands r to shard `to`, or parks it in FIFO order when that ring is full. */
-static void send_or_park(struct node_shard *ns, uint32_t to, struct node_msg *r)
+void node_send(struct node_shard *ns, uint32_t to, struct node_msg *r)
 {
     if (ns->parked_head[to] == NULL && shard_send(ns->sh, to, r))
         return;
@@ -187,14 +128,14 @@ static void node_execute(struct node_shard *ns, struct node_req *r)
             .origin = ns->node->origin,
         };
         r->is_write = true;
-        r->err = kv_put(ns->es, ns->rc, &ns->clock, now_ms, &a, &res);
+        r->err = kv_put(ns->es, ns->rc, &ns->node->clock, now_ms, &a, &res);
         r->version = res.version;
         r->timestamp = res.timestamp;
         break;
     }
     case BIN_OP_DELETE:
         r->is_write = true;
-        r->err = kv_delete(ns->es, ns->rc, &ns->clock, now_ms, r->token, r->key, r->key_bytes, ns->node->origin, &res);
+        r->err = kv_delete(ns->es, ns->rc, &ns->node->clock, now_ms, r->token, r->key, r->key_bytes, ns->node->origin, &res);
         r->version = res.version;
         r->timestamp = res.timestamp;
         break;
@@ -301,7 +242,15 @@ static enum rkv_err node_admin(struct node_shard *ns, struct conn *c, const stru
         struct node_info info;
         node_info_of(ns->node, &info);
         size_t bytes = 0;
-        char *body = metrics_health_json(&info, &bytes);
+        char *base = metrics_health_json(&info, &bytes);
+        char *cluster = cluster_health_json(ns->node->cluster, &ns->node->cfg);
+        char *body = base != NULL && cluster != NULL ? malloc(bytes + strlen(cluster) + 16u) : NULL;
+        if (body != NULL) {
+            /* {"status":...} + "cluster": the base object without its closing brace. */
+            bytes = (size_t)sprintf(body, "%.*s,\"cluster\":%s}", (int)(bytes - 1u), base, cluster);
+        }
+        free(base);
+        free(cluster);
         if (body == NULL)
             return RKV_BUSY;
         struct bin_resp resp = { .request_id = req->request_id, .opcode = req->opcode, .status = rkv_err_wire(RKV_OK),
@@ -332,7 +281,7 @@ static enum rkv_err node_admin(struct node_shard *ns, struct conn *c, const stru
         part->msg.home = ns->sh->idx;
         part->g = g;
         part->shard = i;
-        send_or_park(ns, i, &part->msg);
+        node_send(ns, i, &part->msg);
     }
     return RKV_OK;
 }
@@ -342,6 +291,8 @@ static enum rkv_err node_on_request(void *ctx, struct conn *c, const struct bin_
     struct node_shard *ns = ctx;
     if (req->opcode == BIN_OP_ADMIN_HEALTH || req->opcode == BIN_OP_ADMIN_METRICS)
         return node_admin(ns, c, req);
+    if (ns->node->cluster != NULL)
+        return cg_client_request(ns, c, req);
     struct node_req *r = pool_get(&ns->req_pool);
     if (r == NULL)
         return RKV_BUSY;
@@ -377,8 +328,20 @@ static enum rkv_err node_on_request(void *ctx, struct conn *c, const struct bin_
         r->value = r->value_heap;
     }
     ns->m.sent_to_shards++;
-    send_or_park(ns, owner, &r->msg);
+    node_send(ns, owner, &r->msg);
     return RKV_OK;
+}
+
+static enum rkv_err node_on_peer_frame(void *ctx, struct conn *c, const uint8_t *frame, size_t frame_bytes)
+{
+    return cg_peer_frame(ctx, c, frame, frame_bytes);
+}
+
+void node_done_push(struct node_shard *ns, struct node_msg *m, bool wrote)
+{
+    if (wrote)
+        ns->wrote = true;
+    list_push(&ns->done_head, &ns->done_tail, m);
 }
 
 /* ---- shard hooks ---- */
@@ -390,7 +353,6 @@ static enum rkv_err hook_start(struct shard *sh)
     ns->node = n;
     ns->sh = sh;
     sh->app = ns;
-    hlc_init(&ns->clock);
     sweep_init(&ns->sweep, (uint64_t)n->cfg.sweep_interval_s * 1000u, (uint64_t)n->cfg.tombstone_grace_s * 1000u);
     if (!pool_init(&ns->req_pool, "req", sizeof(struct node_req), RKV_SHARD_REQS_MAX))
         return RKV_BUSY;
@@ -407,8 +369,17 @@ static enum rkv_err hook_start(struct shard *sh)
             return err;
     }
     struct net_config nc = { .listen = n->cfg.listen, .http_enabled = n->cfg.http_enabled, .http = n->cfg.http,
+                             .peer_enabled = n->cfg.peer_enabled, .peer = n->cfg.peer,
                              .conns_max = n->cfg.conns_per_shard, .idle_timeout_s = n->cfg.idle_timeout_s };
-    struct net_handler h = { .on_request = node_on_request, .ctx = ns };
+    /* Shard i listens for peers on the peer port + i: a peer's request for a key reaches the
+     * key's owning shard directly (config checked that the ports fit). */
+    nc.peer.port = (uint16_t)(nc.peer.port + sh->idx);
+    struct net_handler h = { .on_request = node_on_request, .on_peer_frame = node_on_peer_frame, .ctx = ns };
+    if (n->cluster != NULL) {
+        err = cg_start(ns);
+        if (err != RKV_OK)
+            return err;
+    }
     return net_shard_start(sh, &nc, &h, &ns->net);
 }
 
@@ -417,6 +388,10 @@ static void hook_on_msg(struct shard *sh, uint32_t from, void *msg)
     (void)from;
     struct node_shard *ns = sh->app;
     struct node_msg *m = msg;
+    if (m->kind == NODE_MSG_REPLICA) {
+        cg_on_msg(ns, m);
+        return;
+    }
     if (m->kind == NODE_MSG_STATS) {
         struct node_gather_part *part = (struct node_gather_part *)m;
         if (m->home == sh->idx) {
@@ -424,7 +399,7 @@ static void hook_on_msg(struct shard *sh, uint32_t from, void *msg)
                 gather_finish(ns, part->g);
         } else {
             node_snapshot(ns, &part->g->snap[sh->idx]);
-            send_or_park(ns, m->home, m);
+            node_send(ns, m->home, m);
         }
         return;
     }
@@ -443,32 +418,39 @@ static void hook_before_sleep(struct shard *sh)
     uint64_t t_start = rkv_mono_ns();
     parked_retry(ns);
     net_shard_input(ns->net); /* local requests execute here and join the done list */
+    if (ns->node->cluster != NULL)
+        cg_turn(ns, rkv_wall_ms());
     uint64_t t_input = rkv_mono_ns();
     lat_record(&ns->m.phase_latency[NODE_PHASE_INPUT], (t_input - t_start) / 1000u);
     if (ns->done_head != NULL) {
+        enum rkv_err flush_err = RKV_OK;
         if (ns->wrote) {
             /* One log flush covers every write of this turn, and it comes before any answer
              * of the turn is released (DESIGN §2: group commit). */
             uint64_t t0 = rkv_mono_ns();
-            enum rkv_err err = engine_log_flush(ns->es);
+            flush_err = engine_log_flush(ns->es);
             lat_record(&ns->m.flush_latency, (rkv_mono_ns() - t0) / 1000u);
             ns->m.flushes++;
             ns->wrote = false;
-            if (err != RKV_OK) {
+            if (flush_err != RKV_OK) {
                 ns->m.flush_failures++;
                 for (struct node_msg *m = ns->done_head; m != NULL; m = m->next) {
+                    if (m->kind != NODE_MSG_REQ)
+                        continue; /* cg_release() applies flush_err to the others */
                     struct node_req *r = (struct node_req *)m;
                     if (r->is_write && r->err == RKV_OK)
-                        r->err = err;
+                        r->err = flush_err;
                 }
             }
         }
         struct node_msg *m;
         while ((m = list_pop(&ns->done_head, &ns->done_tail)) != NULL) {
-            if (m->home == sh->idx)
+            if (m->kind != NODE_MSG_REQ)
+                cg_release(ns, m, flush_err);
+            else if (m->home == sh->idx)
                 node_finish(ns, (struct node_req *)m);
             else
-                send_or_park(ns, m->home, m);
+                node_send(ns, m->home, m);
         }
     }
     uint64_t t_commit = rkv_mono_ns();
@@ -493,6 +475,8 @@ static void hook_on_tick(struct shard *sh, uint64_t now_ms)
 {
     struct node_shard *ns = sh->app;
     net_shard_tick(ns->net, now_ms);
+    if (ns->node->cluster != NULL)
+        cg_tick(ns, now_ms);
 }
 
 static void hook_stop_accepting(struct shard *sh)
@@ -504,19 +488,23 @@ static void hook_stop_accepting(struct shard *sh)
 static bool hook_drained(struct shard *sh)
 {
     struct node_shard *ns = sh->app;
-    return net_shard_drained(ns->net) && ns->done_head == NULL && ns->parked_count == 0;
+    return net_shard_drained(ns->net) && ns->done_head == NULL && ns->parked_count == 0 &&
+           (ns->node->cluster == NULL || cg_drained(ns));
 }
 
 static void hook_close_all(struct shard *sh)
 {
     struct node_shard *ns = sh->app;
     net_shard_close_all(ns->net);
+    if (ns->node->cluster != NULL)
+        cg_close(ns);
 }
 
 static bool hook_closed(struct shard *sh)
 {
     struct node_shard *ns = sh->app;
-    return net_shard_closed(ns->net);
+    bool peers_done = ns->node->cluster == NULL || cg_closed(ns);
+    return net_shard_closed(ns->net) && peers_done;
 }
 
 static void hook_finish(struct shard *sh)
@@ -533,6 +521,8 @@ static void hook_finish(struct shard *sh)
         net_shard_free(ns->net);
         ns->net = NULL;
     }
+    if (ns->node->cluster != NULL)
+        cg_free(ns);
     if (ns->es) {
         engine_shard_close(ns->es);
         ns->es = NULL;
@@ -565,6 +555,7 @@ static void node_free(struct node *n)
         engine_close(n->engine);
     if (n->ring)
         vnode_ring_free(n->ring);
+    cluster_free(n->cluster);
     free(n->shards);
     free(n);
 }
@@ -577,6 +568,7 @@ enum rkv_err node_start(const struct rkv_config *cfg, struct node **node_out)
         return RKV_BUSY;
     n->cfg = *cfg;
     n->started_ms = rkv_wall_ms();
+    hlc_init(&n->clock);
     n->shards = calloc(cfg->shards, sizeof *n->shards);
     if (n->shards == NULL) {
         node_free(n);
@@ -588,6 +580,10 @@ enum rkv_err node_start(const struct rkv_config *cfg, struct node **node_out)
         err = vnode_ring_build(cfg->node_id, cfg->vnodes, &n->ring);
     if (err == RKV_OK) {
         n->origin = token_origin_of_node(cfg->node_id);
+        if (n->cfg.peer_enabled)
+            err = cluster_create(&n->cfg, &n->clock, &n->cluster);
+    }
+    if (err == RKV_OK) {
         err = shard_set_create(cfg->shards, &node_hooks, n, cfg->pin_threads, &n->set);
     }
     if (err == RKV_OK)

@@ -1,0 +1,1055 @@
+/* Cluster requests on one shard (replication/coordinate.h).
+ *
+ * A client request becomes a struct creq on the shard that received it (its home), which is
+ * the coordinator: it owns the creq until it is answered and every replica operation it
+ * started has an outcome. Replica operations go to the local node's owning shard as a
+ * struct replica_msg through the shard rings (or inline when that is the home), and to other
+ * nodes as peer requests (replication/peers.h) addressed to their owning shard. Every
+ * outcome becomes one event of replication/coord.h, whose actions are carried out here.
+ *
+ * Writes: a header-only read at the write's level picks the version (one more than the
+ * highest a replica answered) and the timestamp floor; then the stamped record goes to every
+ * replica (or, for a down one, as a hint to the next live node), and the client is answered
+ * at W. Reads: R replicas are read, the newest record wins, stale ones are repaired.
+ * Conditional puts run on the key's primary (see forward below). */
+#include "replication/coordinate.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/assert.h"
+#include "core/log.h"
+#include "replication/cluster.h"
+#include "replication/coord.h"
+#include "replication/node_internal.h"
+#include "replication/peers.h"
+#include "ring/members.h"
+#include "ring/prefs.h"
+#include "storage/kv.h"
+
+/* Replica operations. */
+enum rop {
+    ROP_WRITE,     /* apply a stamped record (kv_apply) */
+    ROP_READ,      /* read the raw record with its value */
+    ROP_READ_HDR,  /* read the raw record's header only (the version probe of a write) */
+};
+
+/* Which coord_req of a creq an outcome belongs to, and what the operation was. */
+#define TAG_RD 0x000u          /* the read (or version probe) */
+#define TAG_WR 0x100u          /* the write */
+#define TAG_REPAIR 0x200u      /* a read repair (of the read) */
+#define TAG_HINT 0x400u        /* a hint for replica i (of the write) */
+#define TAG_IDX(t) ((t) & 0xffu)
+
+enum creq_kind { CQ_READ, CQ_WRITE, CQ_COND };
+
+/* Owner: the home shard (see the file comment). */
+struct creq {
+    struct creq *prev, *next;        /* the home's deadline list */
+    struct creq *cond_next;          /* the shard's list of conditional puts holding a key */
+    struct creq *cond_wait;          /* the next conditional put of the same key, waiting */
+    bool cond_waiting;               /* on some cond_wait chain */
+    uint8_t kind;                    /* enum creq_kind */
+    uint8_t opcode;                  /* BIN_OP_GET / PUT / DELETE */
+    uint8_t level;                   /* enum coord_level */
+    bool answered;
+    bool rd_started, wr_started;
+    bool expired;                    /* the deadline passed: remote operations were cancelled */
+    bool cond_active;                /* on the cond list: holds the key's turn */
+    struct conn *conn;               /* the client's connection */
+    uint32_t request_id;
+    uint64_t start_ns;
+    uint64_t start_ms;
+    uint64_t deadline_ms;
+    uint32_t ttl_s;
+    uint64_t if_version;
+    uint64_t token;
+    uint16_t key_bytes;
+    uint8_t key[RKV_KEY_BYTES_MAX];
+    uint8_t *value;                  /* PUT: the client's value, copied */
+    uint32_t value_bytes;
+    const struct ringmap *ring;
+    struct prefs prefs;
+    struct coord_req rd, wr;
+    uint32_t slot[2][RKV_RF_MAX];    /* remote operation in flight per replica (rd, wr) */
+    uint32_t repair_slot[RKV_RF_MAX];
+    uint32_t local_inflight;         /* replica_msg not yet back */
+    bool have_best;                  /* reads: the newest record seen, with its value */
+    struct record_hdr best;
+    uint8_t *best_value;
+    uint32_t best_value_bytes;
+    enum rkv_err ans_err;            /* the answer, once answered */
+    bool has_ans;
+    struct coord_answer ans;
+    bool deferred;                   /* answered inside on_request: sent by cg_turn() */
+    struct creq *def_next;
+};
+
+/* A local replica operation: owned by the coordinating shard (msg.home), held by the owning
+ * shard while it executes; key and value are borrowed from the creq, which outlives it. */
+struct replica_msg {
+    struct node_msg msg;
+    uint8_t op;                      /* enum rop */
+    bool executed;                   /* by the owning shard: on its way back (or delivered) */
+    struct creq *q;
+    uint32_t tag;
+    uint64_t token;
+    const uint8_t *key;
+    uint16_t key_bytes;
+    struct record_hdr hdr;           /* ROP_WRITE */
+    const uint8_t *value;
+    uint32_t value_bytes;
+    enum rkv_err err;                /* results */
+    struct kv_apply_result ares;
+    bool found;
+    struct record_hdr out_hdr;
+    uint8_t *out_value;
+    uint32_t out_value_bytes;
+};
+
+/* A peer request executed on this shard; its answer is sent after the turn's flush. Never
+ * leaves the shard. */
+struct peer_job {
+    struct node_msg msg;
+    struct conn *conn;
+    bool is_write;
+    struct peer_frame ans;           /* the answer; ans.read_ack.rec.value is value_heap */
+    uint8_t *value_heap;
+};
+
+static struct cluster *cl(const struct node_shard *ns) { return ns->node->cluster; }
+
+static void creq_after_probe(struct node_shard *ns, struct creq *q, const struct coord_answer *a);
+static void cg_cond_end(struct node_shard *ns, struct creq *q);
+static enum rkv_err cg_hint_store(struct node_shard *ns, const struct peer_write *w, const struct record_hdr *hdr,
+                                  uint64_t now_ms);
+static enum rkv_err cg_peer_frame_more(struct node_shard *ns, struct conn *c, const struct peer_frame *f);
+static void cg_cond_begin(struct node_shard *ns, struct creq *q);
+
+
+/* ---- the deadline list ---- */
+
+static void dl_push(struct node_shard *ns, struct creq *q)
+{
+    q->prev = ns->creq_tail;
+    q->next = NULL;
+    if (ns->creq_tail)
+        ns->creq_tail->next = q;
+    else
+        ns->creq_head = q;
+    ns->creq_tail = q;
+    ns->creq_count++;
+}
+
+static void dl_unlink(struct node_shard *ns, struct creq *q)
+{
+    if (q->prev) q->prev->next = q->next; else ns->creq_head = q->next;
+    if (q->next) q->next->prev = q->prev; else ns->creq_tail = q->prev;
+    q->prev = q->next = NULL;
+    ns->creq_count--;
+}
+
+static void creq_free(struct node_shard *ns, struct creq *q)
+{
+    dl_unlink(ns, q);
+    free(q->value);
+    free(q->best_value);
+    free(q);
+}
+
+static bool creq_finished(const struct creq *q)
+{
+    return q->answered && !q->deferred && q->local_inflight == 0 && (!q->rd_started || coord_done(&q->rd)) &&
+           (!q->wr_started || coord_done(&q->wr)) && !q->cond_active &&
+           !q->cond_waiting;
+}
+
+static void creq_maybe_free(struct node_shard *ns, struct creq *q)
+{
+    if (creq_finished(q))
+        creq_free(ns, q);
+}
+
+/* ---- answering the client ---- */
+
+/* Sends the answer recorded in q. */
+static void creq_reply(struct node_shard *ns, struct creq *q)
+{
+    enum rkv_err err = q->ans_err;
+    const struct coord_answer *a = q->has_ans ? &q->ans : NULL;
+    uint32_t op = q->opcode == BIN_OP_GET ? NET_OP_GET : q->opcode == BIN_OP_PUT ? NET_OP_PUT : NET_OP_DELETE;
+    lat_record(&ns->m.latency[op], (rkv_mono_ns() - q->start_ns) / 1000u);
+    if (err == RKV_UNAVAILABLE)
+        ns->m.cl_unavailable++;
+    struct bin_resp resp = { .request_id = q->request_id, .opcode = q->opcode, .status = rkv_err_wire(err) };
+    if (a != NULL) {
+        resp.acked = (uint8_t)a->acked;
+        resp.needed = (uint8_t)a->needed;
+        resp.hinted = (uint8_t)a->hinted;
+        if (err == RKV_OK || err == RKV_VERSION_MISMATCH) {
+            resp.version = a->hdr.version;
+            resp.timestamp = a->hdr.timestamp;
+        }
+    }
+    uint8_t *heap = NULL;
+    if (err == RKV_OK && q->opcode == BIN_OP_GET) {
+        heap = q->best_value;
+        q->best_value = NULL;
+        resp.value = heap;
+        resp.value_bytes = heap != NULL ? q->best_value_bytes : 0;
+    } else if (err != RKV_OK) {
+        const char *msg = rkv_err_message(err);
+        resp.value = (const uint8_t *)msg;
+        resp.value_bytes = (uint32_t)strlen(msg);
+    }
+    conn_reply(q->conn, &resp, heap);
+    q->conn = NULL;
+}
+
+/* Records the answer and sends it, or queues it for cg_turn() while the client's request is
+ * still being handed to us (a connection is never answered from inside on_request). */
+static void creq_answer(struct node_shard *ns, struct creq *q, enum rkv_err err, const struct coord_answer *a)
+{
+    RKV_ASSERT(!q->answered);
+    q->answered = true;
+    q->ans_err = err;
+    q->has_ans = a != NULL;
+    if (a != NULL)
+        q->ans = *a;
+    if (ns->in_client_request) {
+        q->deferred = true;
+        q->def_next = ns->deferred;
+        ns->deferred = q;
+        return;
+    }
+    creq_reply(ns, q);
+    cg_cond_end(ns, q);
+}
+
+/* ---- sending replica operations ---- */
+
+static void creq_event(struct node_shard *ns, struct creq *q, uint32_t tag, enum rkv_err err, const struct record_hdr *hdr,
+                       bool found, const uint8_t *value, uint32_t value_bytes);
+static void creq_apply(struct node_shard *ns, struct creq *q, bool is_wr, const struct coord_actions *a);
+
+static void peer_answer(struct node_shard *ns, void *owner, uint32_t tag, const struct peer_frame *f, enum rkv_err err);
+
+static uint32_t *slot_of(struct creq *q, uint32_t tag)
+{
+    uint32_t i = TAG_IDX(tag);
+    if (tag & TAG_REPAIR)
+        return &q->repair_slot[i];
+    return &q->slot[(tag & (TAG_WR | TAG_HINT)) ? 1 : 0][i];
+}
+
+/* Sends one operation for replica slot `tag` to rep (a node and the vnode naming its shard).
+ * RKV_OK: its outcome comes later as an event; else it failed at once (no event). */
+static enum rkv_err creq_send(struct node_shard *ns, struct creq *q, uint32_t tag, enum rop op,
+                              const struct prefs_replica *rep, const struct record_hdr *hdr, const uint8_t *value,
+                              uint32_t value_bytes, const char *hint_for)
+{
+    uint32_t shard = prefs_replica_shard(q->ring, rep);
+    if (rep->node_idx == cluster_self(cl(ns))) {
+        if (hint_for != NULL)
+            return RKV_INVALID_ARG; /* hints are never held for ourselves by ourselves */
+        struct replica_msg *m = calloc(1, sizeof *m);
+        if (m == NULL)
+            return RKV_BUSY;
+        m->msg.kind = NODE_MSG_REPLICA;
+        m->msg.home = ns->sh->idx;
+        m->op = (uint8_t)op;
+        m->q = q;
+        m->tag = tag;
+        m->token = q->token;
+        m->key = q->key;
+        m->key_bytes = q->key_bytes;
+        if (hdr != NULL)
+            m->hdr = *hdr;
+        m->value = value;
+        m->value_bytes = value_bytes;
+        q->local_inflight++;
+        if (shard == ns->sh->idx)
+            cg_on_msg(ns, &m->msg); /* executed here; delivered after the flush */
+        else
+            node_send(ns, shard, &m->msg);
+        return RKV_OK;
+    }
+    struct peer_frame f = { .opcode = op == ROP_WRITE ? PEER_OP_REPLICA_WRITE : PEER_OP_REPLICA_READ };
+    uint64_t now = rkv_wall_ms();
+    uint32_t left = q->deadline_ms > now ? (uint32_t)(q->deadline_ms - now) : 1u;
+    if (op == ROP_WRITE) {
+        f.write.token = q->token;
+        f.write.rec = (struct peer_record){ .flags = (hdr->flags & REC_F_TOMBSTONE) ? PEER_REC_F_TOMBSTONE : 0,
+                                            .origin = hdr->origin, .timestamp = hdr->timestamp,
+                                            .version = hdr->version, .expiry_ms = hdr->expiry_ms,
+                                            .value_bytes = value_bytes, .value = value };
+        f.write.deadline_ms = left;
+        f.write.consistency = q->level;
+        f.write.key = (struct peer_str){ q->key, q->key_bytes };
+        if (hint_for != NULL)
+            f.write.hint = (struct peer_str){ (const uint8_t *)hint_for, (uint32_t)strlen(hint_for) };
+    } else {
+        f.read.token = q->token;
+        f.read.deadline_ms = left;
+        f.read.flags = op == ROP_READ_HDR ? PEER_READ_F_DIGEST : 0;
+        f.read.key = (struct peer_str){ q->key, q->key_bytes };
+    }
+    uint32_t slot;
+    enum rkv_err err = peers_request(ns->peers, rep->node_idx, shard, &f, peer_answer, q, tag, &slot);
+    if (err == RKV_OK)
+        *slot_of(q, tag) = slot;
+    return err;
+}
+
+static const char *node_id_of(const struct creq *q, uint32_t node_idx)
+{
+    return members_get(ringmap_members(q->ring), node_idx)->node_id;
+}
+
+/* Carries out what a coord call decided. Failures to send become coord_on_fail() events
+ * (bounded: each replica fails at most once per request). */
+static void creq_apply(struct node_shard *ns, struct creq *q, bool is_wr, const struct coord_actions *a)
+{
+    struct coord_req *c = is_wr ? &q->wr : &q->rd;
+    uint32_t failed = 0;
+    for (uint32_t i = 0; i < q->prefs.count; i++) {
+        uint32_t bit = 1u << i;
+        if (a->send_mask & bit) {
+            enum rkv_err err;
+            if (is_wr) {
+                err = creq_send(ns, q, TAG_WR | i, ROP_WRITE, &q->prefs.replica[i], coord_record(c), q->value,
+                                (coord_record(c)->flags & REC_F_TOMBSTONE) ? 0 : q->value_bytes, NULL);
+            } else {
+                err = creq_send(ns, q, TAG_RD | i, q->kind == CQ_READ ? ROP_READ : ROP_READ_HDR, &q->prefs.replica[i],
+                                NULL, NULL, 0, NULL);
+            }
+            if (err != RKV_OK)
+                failed |= bit;
+        }
+        if (a->hint_mask & bit) {
+            struct prefs_replica holder = coord_hint_holder(c, i);
+            enum rkv_err err = creq_send(ns, q, TAG_WR | TAG_HINT | i, ROP_WRITE, &holder, coord_record(c), q->value,
+                                         (coord_record(c)->flags & REC_F_TOMBSTONE) ? 0 : q->value_bytes,
+                                         node_id_of(q, q->prefs.replica[i].node_idx));
+            if (err != RKV_OK)
+                failed |= bit;
+        }
+        if (a->repair_mask & bit) {
+            RKV_ASSERT(q->have_best);
+            ns->m.cl_read_repairs++;
+            enum rkv_err err = creq_send(ns, q, TAG_REPAIR | i, ROP_WRITE, &q->prefs.replica[i], &q->best, q->best_value,
+                                         (q->best.flags & REC_F_TOMBSTONE) ? 0 : q->best_value_bytes, NULL);
+            if (err != RKV_OK)
+                failed |= bit;
+        }
+    }
+    if (a->answer_now) {
+        const struct coord_answer *ans = &a->answer;
+        if (!is_wr && q->kind != CQ_READ) {
+            /* The version probe of a write (or the read of a conditional put) is done. */
+            creq_after_probe(ns, q, ans);
+        } else if (!q->answered) {
+            creq_answer(ns, q, ans->err, ans);
+        }
+    }
+    for (uint32_t i = 0; i < q->prefs.count; i++) {
+        if (failed & (1u << i)) {
+            struct coord_actions next;
+            coord_on_fail(c, i, RKV_UNAVAILABLE, &next);
+            creq_apply(ns, q, is_wr, &next);
+        }
+    }
+}
+
+/* The node ids are sorted in the members snapshot; a replica is down when the liveness view
+ * says so (this node never is). */
+static uint32_t creq_down_mask(const struct node_shard *ns, const struct creq *q)
+{
+    uint32_t mask = 0;
+    for (uint32_t i = 0; i < q->prefs.count; i++) {
+        if (!cluster_up(cl(ns), q->prefs.replica[i].node_idx))
+            mask |= 1u << i;
+    }
+    return mask;
+}
+
+/* The probe (a write's version read, or a conditional put's read) answered: check, stamp and
+ * start the write. */
+static void creq_after_probe(struct node_shard *ns, struct creq *q, const struct coord_answer *a)
+{
+    if (q->answered)
+        return;
+    if (a->err != RKV_OK && a->err != RKV_NOT_FOUND) {
+        creq_answer(ns, q, a->err, a);
+        return;
+    }
+    if (q->kind == CQ_COND) {
+        uint64_t current = a->err == RKV_OK ? a->hdr.version : 0;
+        if (current != q->if_version) {
+            struct coord_answer mis = *a;
+            mis.hdr.version = current;
+            creq_answer(ns, q, RKV_VERSION_MISMATCH, &mis);
+            return;
+        }
+    }
+    uint64_t now = rkv_wall_ms();
+    uint64_t ts;
+    enum rkv_err err = kv_stamp(&ns->node->clock, now, coord_ts_floor_after_read(&q->rd), ns->node->cfg.max_skew_ms, &ts);
+    if (err != RKV_OK) {
+        ns->m.cl_skew_refused++;
+        creq_answer(ns, q, err, a);
+        return;
+    }
+    struct record_hdr hdr = { .origin = ns->node->origin, .timestamp = ts, .version = coord_version_after_read(&q->rd) };
+    if (q->opcode == BIN_OP_DELETE) {
+        hdr.flags = REC_F_TOMBSTONE;
+        hdr.expiry_ms = now; /* a tombstone's expiry field is when the key died */
+    } else if (q->ttl_s > 0) {
+        hdr.expiry_ms = now + (uint64_t)q->ttl_s * 1000u;
+    }
+    const struct rkv_config *cfg = &ns->node->cfg;
+    uint32_t down = cfg->hinted_handoff ? creq_down_mask(ns, q) : 0;
+    struct coord_actions act;
+    q->wr_started = true;
+    for (uint32_t i = 0; i < RKV_RF_MAX; i++)
+        q->slot[1][i] = PEERS_SLOT_NONE;
+    coord_write_start(&q->wr, q->ring, &q->prefs, (enum coord_level)q->level, cfg->sloppy_quorum ? COORD_F_SLOPPY : 0,
+                      q->deadline_ms, &hdr, down, &act);
+    creq_apply(ns, q, true, &act);
+}
+
+/* One outcome of a replica operation. err: RKV_OK (a write applied, a read answered: found or
+ * not), RKV_FENCED (hdr: what the replica holds), anything else a failure. */
+static void creq_event(struct node_shard *ns, struct creq *q, uint32_t tag, enum rkv_err err, const struct record_hdr *hdr,
+                       bool found, const uint8_t *value, uint32_t value_bytes)
+{
+    uint32_t i = TAG_IDX(tag);
+    *slot_of(q, tag) = PEERS_SLOT_NONE;
+    struct coord_actions act;
+    if (tag & (TAG_WR | TAG_HINT)) {
+        struct coord_req *c = &q->wr;
+        if (err == RKV_OK) {
+            coord_on_ack(c, i, &act);
+        } else if (err == RKV_FENCED) {
+            ns->m.cl_fenced++;
+            coord_on_fenced(c, i, hdr->timestamp, hdr->version, &ns->node->clock, rkv_wall_ms(), &act);
+        } else {
+            if (err == RKV_CLOCK_SKEW)
+                ns->m.cl_skew_refused++;
+            coord_on_fail(c, i, err, &act);
+        }
+        creq_apply(ns, q, true, &act);
+        return;
+    }
+    struct coord_req *c = &q->rd;
+    if (tag & TAG_REPAIR) {
+        /* A fenced repair means the replica holds something at least as new: fine. */
+        if (err == RKV_OK || err == RKV_FENCED)
+            coord_on_ack(c, i, &act);
+        else
+            coord_on_fail(c, i, err, &act);
+        creq_apply(ns, q, false, &act);
+        return;
+    }
+    if (err != RKV_OK) {
+        coord_on_fail(c, i, err, &act);
+        creq_apply(ns, q, false, &act);
+        return;
+    }
+    if (found && q->kind == CQ_READ && (!q->have_best || coord_hdr_newer(hdr, &q->best))) {
+        /* Keep the value of the newest record so far: the winner's is the answer and the
+         * source of every repair. */
+        uint8_t *copy = NULL;
+        if (value_bytes > 0) {
+            copy = malloc(value_bytes);
+            if (copy == NULL) {
+                coord_on_fail(c, i, RKV_BUSY, &act);
+                creq_apply(ns, q, false, &act);
+                return;
+            }
+            memcpy(copy, value, value_bytes);
+        }
+        free(q->best_value);
+        q->best_value = copy;
+        q->best_value_bytes = value_bytes;
+        q->best = *hdr;
+        q->have_best = true;
+    }
+    coord_on_read(c, i, found, found ? hdr : NULL, &act);
+    creq_apply(ns, q, false, &act);
+}
+
+static void record_from_peer(const struct peer_record *r, struct record_hdr *out)
+{
+    *out = (struct record_hdr){ .flags = (r->flags & PEER_REC_F_TOMBSTONE) ? REC_F_TOMBSTONE : 0, .origin = r->origin,
+                                .timestamp = r->timestamp, .version = r->version, .expiry_ms = r->expiry_ms };
+}
+
+static enum rkv_err err_from_peer(const struct peer_frame *f)
+{
+    enum rkv_err e;
+    if (f->status == PEER_ST_ERROR && rkv_err_from_wire(f->err, &e) && e != RKV_OK)
+        return e;
+    return RKV_INTERNAL;
+}
+
+/* The outcome of a remote operation. */
+static void peer_answer(struct node_shard *ns, void *owner, uint32_t tag, const struct peer_frame *f, enum rkv_err err)
+{
+    struct creq *q = owner;
+    if (f == NULL) {
+        creq_event(ns, q, tag, err, NULL, false, NULL, 0);
+    } else if (f->opcode == PEER_OP_REPLICA_WRITE_ACK) {
+        struct record_hdr held = { .timestamp = f->write_ack.timestamp, .version = f->write_ack.version };
+        enum rkv_err e = f->status == PEER_ST_OK       ? RKV_OK
+                         : f->status == PEER_ST_FENCED ? RKV_FENCED
+                         : f->status == PEER_ST_SKEW   ? RKV_CLOCK_SKEW
+                                                       : err_from_peer(f);
+        if ((tag & (TAG_WR | TAG_HINT | TAG_REPAIR)) == 0)
+            e = RKV_BAD_FRAME; /* a write answer to a read */
+        creq_event(ns, q, tag, e, &held, false, NULL, 0);
+    } else if (f->opcode == PEER_OP_REPLICA_READ_ACK && (tag & (TAG_WR | TAG_HINT | TAG_REPAIR)) == 0) {
+        if (f->status == PEER_ST_OK) {
+            struct record_hdr hdr;
+            record_from_peer(&f->read_ack.rec, &hdr);
+            creq_event(ns, q, tag, RKV_OK, &hdr, true, f->read_ack.rec.value, f->read_ack.rec.value_bytes);
+        } else if (f->status == PEER_ST_NOT_FOUND) {
+            creq_event(ns, q, tag, RKV_OK, NULL, false, NULL, 0);
+        } else {
+            creq_event(ns, q, tag, err_from_peer(f), NULL, false, NULL, 0);
+        }
+    } else {
+        creq_event(ns, q, tag, RKV_BAD_FRAME, NULL, false, NULL, 0);
+    }
+    creq_maybe_free(ns, q);
+}
+
+/* ---- executing replica operations on the owning shard ---- */
+
+/* Runs a local replica operation against this shard's storage; the result waits in the done
+ * list for the turn's flush. */
+static void replica_execute(struct node_shard *ns, struct replica_msg *m)
+{
+    uint64_t now = rkv_wall_ms();
+    bool wrote = false;
+    if (m->op == ROP_WRITE) {
+        struct kv_apply_args a = { .token = m->token, .key = m->key, .key_bytes = m->key_bytes, .hdr = m->hdr,
+                                   .value = m->value, .value_bytes = m->value_bytes,
+                                   .max_skew_ms = ns->node->cfg.max_skew_ms };
+        m->err = kv_apply(ns->es, ns->rc, &ns->node->clock, now, &a, &m->ares);
+        wrote = m->err == RKV_OK && !m->ares.duplicate;
+        ns->m.cl_replica_writes++;
+        if (m->err == RKV_FENCED)
+            m->out_hdr = (struct record_hdr){ .timestamp = m->ares.timestamp, .version = m->ares.version,
+                                              .origin = m->ares.origin };
+    } else {
+        struct record_view v;
+        enum rkv_err err = kv_read_record(ns->es, ns->rc, m->token, m->key, m->key_bytes, &v);
+        ns->m.cl_replica_reads++;
+        m->err = RKV_OK;
+        if (err == RKV_NOT_FOUND) {
+            m->found = false;
+        } else if (err != RKV_OK) {
+            m->err = err;
+        } else {
+            m->found = true;
+            m->out_hdr = v.hdr;
+            if (m->op == ROP_READ && v.value_bytes > 0) {
+                m->out_value = malloc(v.value_bytes);
+                if (m->out_value == NULL) {
+                    m->err = RKV_BUSY;
+                } else {
+                    memcpy(m->out_value, v.value, v.value_bytes);
+                    m->out_value_bytes = v.value_bytes;
+                }
+            }
+        }
+    }
+    m->executed = true;
+    ns->local_jobs++;
+    node_done_push(ns, &m->msg, wrote);
+}
+
+/* At the coordinating shard: the outcome of a local replica operation. */
+static void replica_deliver(struct node_shard *ns, struct replica_msg *m)
+{
+    struct creq *q = m->q;
+    RKV_ASSERT(q->local_inflight > 0);
+    q->local_inflight--;
+    /* Local operations are never cancelled: their outcome always feeds coord. */
+    creq_event(ns, q, m->tag, m->err, &m->out_hdr, m->found, m->out_value, m->out_value_bytes);
+    free(m->out_value);
+    free(m);
+    creq_maybe_free(ns, q);
+}
+
+void cg_on_msg(struct node_shard *ns, struct node_msg *m)
+{
+    RKV_ASSERT(m->kind == NODE_MSG_REPLICA);
+    struct replica_msg *r = (struct replica_msg *)m;
+    if (r->executed) {
+        RKV_ASSERT(m->home == ns->sh->idx);
+        replica_deliver(ns, r); /* executed on the owning shard and sent back */
+    } else {
+        replica_execute(ns, r);
+    }
+}
+
+/* ---- the replica side of the peer protocol ---- */
+
+static void job_send(struct node_shard *ns, struct peer_job *j)
+{
+    uint8_t head[PEER_HELLO_FIXED_BYTES + 4u * 256u + PEER_READ_ACK_FIXED_BYTES];
+    size_t n = peer_frame_encode_head(head, sizeof head, &j->ans);
+    RKV_ASSERT(n > 0);
+    size_t tail = peer_frame_bytes(&j->ans) - n;
+    RKV_ASSERT(tail == 0 || j->value_heap != NULL);
+    conn_peer_reply(j->conn, head, n, tail > 0 ? j->value_heap : NULL, tail);
+    if (tail == 0)
+        free(j->value_heap);
+    (void)ns;
+    free(j);
+}
+
+/* Answers a peer request at once (it wrote nothing, so it need not wait for a flush). */
+static void reply_now(struct conn *c, const struct peer_frame *ans)
+{
+    uint8_t buf[PEER_HELLO_FIXED_BYTES + 4u * 256u + PEER_READ_ACK_FIXED_BYTES];
+    size_t n = peer_frame_encode(buf, sizeof buf, ans);
+    RKV_ASSERT(n > 0);
+    conn_peer_reply(c, buf, n, NULL, 0);
+}
+
+static void reply_error(struct conn *c, uint32_t request_id, uint8_t opcode, enum rkv_err err)
+{
+    struct peer_frame ans = { .request_id = request_id, .opcode = PEER_OP_ANSWER(opcode), .status = PEER_ST_ERROR,
+                              .err = rkv_err_wire(err) };
+    reply_now(c, &ans);
+}
+
+static void peer_replica_write(struct node_shard *ns, struct conn *c, const struct peer_frame *f)
+{
+    const struct peer_write *w = &f->write;
+    struct peer_job *j = calloc(1, sizeof *j);
+    if (j == NULL) {
+        reply_error(c, f->request_id, f->opcode, RKV_BUSY);
+        return;
+    }
+    j->msg.kind = NODE_MSG_PEER_JOB;
+    j->msg.home = ns->sh->idx;
+    j->conn = c;
+    j->is_write = true;
+    j->ans = (struct peer_frame){ .request_id = f->request_id, .opcode = PEER_OP_REPLICA_WRITE_ACK };
+    uint64_t now = rkv_wall_ms();
+    struct record_hdr hdr;
+    record_from_peer(&w->rec, &hdr);
+    bool wrote = false;
+    enum rkv_err err;
+    if (w->hint.bytes > 0) {
+        err = cg_hint_store(ns, w, &hdr, now);
+        wrote = err == RKV_OK;
+        if (err == RKV_OK) {
+            j->ans.write_ack.version = hdr.version;
+            j->ans.write_ack.timestamp = hdr.timestamp;
+        }
+    } else {
+        struct kv_apply_args a = { .token = w->token, .key = w->key.data, .key_bytes = w->key.bytes, .hdr = hdr,
+                                   .value = w->rec.value, .value_bytes = w->rec.value_bytes,
+                                   .max_skew_ms = ns->node->cfg.max_skew_ms };
+        struct kv_apply_result res;
+        err = kv_apply(ns->es, ns->rc, &ns->node->clock, now, &a, &res);
+        ns->m.cl_replica_writes++;
+        wrote = err == RKV_OK && !res.duplicate;
+        if (err == RKV_OK || err == RKV_FENCED) {
+            j->ans.write_ack.version = res.version;
+            j->ans.write_ack.timestamp = res.timestamp;
+        }
+    }
+    if (err == RKV_FENCED) {
+        j->ans.status = PEER_ST_FENCED;
+    } else if (err == RKV_CLOCK_SKEW) {
+        ns->m.cl_skew_refused++;
+        j->ans.status = PEER_ST_SKEW;
+        j->ans.write_ack.timestamp = hlc_tick(&ns->node->clock, now);
+    } else if (err != RKV_OK) {
+        j->ans.status = PEER_ST_ERROR;
+        j->ans.err = rkv_err_wire(err);
+    }
+    ns->local_jobs++;
+    node_done_push(ns, &j->msg, wrote);
+}
+
+static void peer_replica_read(struct node_shard *ns, struct conn *c, const struct peer_frame *f)
+{
+    const struct peer_read *r = &f->read;
+    struct peer_job *j = calloc(1, sizeof *j);
+    if (j == NULL) {
+        reply_error(c, f->request_id, f->opcode, RKV_BUSY);
+        return;
+    }
+    j->msg.kind = NODE_MSG_PEER_JOB;
+    j->msg.home = ns->sh->idx;
+    j->conn = c;
+    j->ans = (struct peer_frame){ .request_id = f->request_id, .opcode = PEER_OP_REPLICA_READ_ACK };
+    struct record_view v;
+    enum rkv_err err = kv_read_record(ns->es, ns->rc, r->token, r->key.data, r->key.bytes, &v);
+    ns->m.cl_replica_reads++;
+    if (err == RKV_NOT_FOUND) {
+        j->ans.status = PEER_ST_NOT_FOUND;
+    } else if (err != RKV_OK) {
+        j->ans.status = PEER_ST_ERROR;
+        j->ans.err = rkv_err_wire(err);
+    } else {
+        struct peer_record *rec = &j->ans.read_ack.rec;
+        *rec = (struct peer_record){ .flags = (v.hdr.flags & REC_F_TOMBSTONE) ? PEER_REC_F_TOMBSTONE : 0,
+                                     .origin = v.hdr.origin, .timestamp = v.hdr.timestamp, .version = v.hdr.version,
+                                     .expiry_ms = v.hdr.expiry_ms };
+        if (r->flags & PEER_READ_F_DIGEST) {
+            struct peer_record full = *rec;
+            full.value = v.value;
+            full.value_bytes = v.value_bytes;
+            j->ans.read_ack.flags = PEER_READ_ACK_F_DIGEST;
+            j->ans.read_ack.digest = peer_record_digest(&full);
+        } else if (v.value_bytes > 0) {
+            j->value_heap = malloc(v.value_bytes);
+            if (j->value_heap == NULL) {
+                j->ans = (struct peer_frame){ .request_id = f->request_id, .opcode = PEER_OP_REPLICA_READ_ACK,
+                                              .status = PEER_ST_ERROR, .err = rkv_err_wire(RKV_BUSY) };
+            } else {
+                memcpy(j->value_heap, v.value, v.value_bytes);
+                rec->value = j->value_heap;
+                rec->value_bytes = v.value_bytes;
+            }
+        }
+    }
+    ns->local_jobs++;
+    node_done_push(ns, &j->msg, false);
+}
+
+enum rkv_err cg_peer_frame(struct node_shard *ns, struct conn *c, const uint8_t *frame, size_t frame_bytes)
+{
+    struct peer_frame f;
+    size_t used;
+    enum rkv_err why;
+    enum parse_rc rc = peer_frame_decode(frame, frame_bytes, &f, &used, &why);
+    if (rc != PARSE_DONE) {
+        /* Delimited (conn.c checked the length) but malformed: a request gets an error
+         * answer; anything else ends the connection. */
+        if (used != 0 && (f.opcode & 1u) == 0 && peer_opcode_name(f.opcode)[0] != '?') {
+            reply_error(c, f.request_id, f.opcode, why);
+            return RKV_OK;
+        }
+        return why;
+    }
+    if ((f.opcode & 1u) != 0)
+        return RKV_BAD_FRAME; /* an answer sent to the peer port */
+    enum rkv_err err = peer_frame_validate(&f);
+    if (err != RKV_OK && f.opcode != PEER_OP_HELLO) {
+        reply_error(c, f.request_id, f.opcode, err);
+        return RKV_OK;
+    }
+    uint64_t now = rkv_wall_ms();
+    switch (f.opcode) {
+    case PEER_OP_HELLO: {
+        struct peer_frame ans = { .request_id = f.request_id, .opcode = PEER_OP_HELLO_ACK };
+        cluster_hello_self(cl(ns), &ans.hello);
+        if (err != RKV_OK) {
+            ans.status = PEER_ST_ERROR;
+            ans.err = rkv_err_wire(err);
+        } else {
+            (void)hlc_observe_checked(&ns->node->clock, f.hello.hlc_ts, now, ns->node->cfg.max_skew_ms);
+        }
+        reply_now(c, &ans);
+        return RKV_OK;
+    }
+    case PEER_OP_PING: {
+        (void)hlc_observe_checked(&ns->node->clock, f.ping.hlc_ts, now, ns->node->cfg.max_skew_ms);
+        struct peer_frame ans = { .request_id = f.request_id, .opcode = PEER_OP_PONG };
+        ans.ping.hlc_ts = hlc_make(now, 0);
+        ans.ping.echo_ts = f.ping.hlc_ts;
+        reply_now(c, &ans);
+        return RKV_OK;
+    }
+    case PEER_OP_REPLICA_WRITE:
+        peer_replica_write(ns, c, &f);
+        return RKV_OK;
+    case PEER_OP_REPLICA_READ:
+        peer_replica_read(ns, c, &f);
+        return RKV_OK;
+    default:
+        return cg_peer_frame_more(ns, c, &f);
+    }
+}
+
+/* ---- the done list ---- */
+
+void cg_release(struct node_shard *ns, struct node_msg *m, enum rkv_err flush_err)
+{
+    RKV_ASSERT(ns->local_jobs > 0);
+    ns->local_jobs--;
+    if (m->kind == NODE_MSG_PEER_JOB) {
+        struct peer_job *j = (struct peer_job *)m;
+        if (j->is_write && flush_err != RKV_OK && j->ans.status == PEER_ST_OK) {
+            j->ans.status = PEER_ST_ERROR;
+            j->ans.err = rkv_err_wire(flush_err);
+            j->ans.write_ack = (struct peer_write_ack){ 0, 0 };
+        }
+        job_send(ns, j);
+        return;
+    }
+    RKV_ASSERT(m->kind == NODE_MSG_REPLICA);
+    struct replica_msg *r = (struct replica_msg *)m;
+    if (r->op == ROP_WRITE && r->err == RKV_OK && flush_err != RKV_OK)
+        r->err = flush_err;
+    if (m->home == ns->sh->idx)
+        replica_deliver(ns, r);
+    else
+        node_send(ns, m->home, m);
+}
+
+/* ---- client requests ---- */
+
+/* Answers made while the client's request is still being handed over (a send failed at
+ * once) wait for cg_turn(): a connection is never answered from inside on_request. */
+static void creq_start(struct node_shard *ns, struct creq *q)
+{
+    uint64_t now = q->start_ms;
+    uint32_t down = creq_down_mask(ns, q);
+    struct coord_actions act;
+    for (uint32_t i = 0; i < RKV_RF_MAX; i++)
+        q->slot[0][i] = q->slot[1][i] = q->repair_slot[i] = PEERS_SLOT_NONE;
+    q->rd_started = true;
+    coord_read_start(&q->rd, &q->prefs, (enum coord_level)q->level, q->kind == CQ_READ ? 0 : COORD_F_NO_REPAIR,
+                     q->deadline_ms, now, down, &act);
+    creq_apply(ns, q, false, &act);
+}
+
+enum rkv_err cg_client_request(struct node_shard *ns, struct conn *c, const struct bin_req *req)
+{
+    const struct ringmap *ring = cluster_ring(cl(ns));
+    if (ring == NULL)
+        return RKV_UNAVAILABLE; /* not formed yet: the seeds have not all answered */
+    struct creq *q = calloc(1, sizeof *q);
+    if (q == NULL)
+        return RKV_BUSY;
+    q->opcode = req->opcode;
+    q->kind = req->opcode == BIN_OP_GET ? CQ_READ : (req->flags & BIN_REQ_F_IF_VERSION) ? CQ_COND : CQ_WRITE;
+    q->level = req->consistency;
+    q->conn = c;
+    q->request_id = req->request_id;
+    q->start_ns = rkv_mono_ns();
+    q->start_ms = rkv_wall_ms();
+    q->deadline_ms = q->start_ms + ns->node->cfg.request_timeout_ms;
+    q->ttl_s = req->ttl_s;
+    q->if_version = req->if_version;
+    q->key_bytes = req->key_bytes;
+    memcpy(q->key, req->key, req->key_bytes);
+    q->token = token_of_key(req->key, req->key_bytes);
+    if (req->opcode == BIN_OP_PUT && req->value_bytes > 0) {
+        q->value = malloc(req->value_bytes);
+        if (q->value == NULL) {
+            free(q);
+            return RKV_BUSY;
+        }
+        memcpy(q->value, req->value, req->value_bytes);
+    }
+    q->value_bytes = req->opcode == BIN_OP_PUT ? req->value_bytes : 0;
+    q->ring = ring;
+    prefs_for_token(ring, q->token, ns->node->cfg.rf, &q->prefs);
+    ns->m.cl_requests++;
+    dl_push(ns, q);
+    ns->in_client_request = true;
+    if (q->kind == CQ_COND)
+        cg_cond_begin(ns, q);
+    else
+        creq_start(ns, q);
+    ns->in_client_request = false;
+    creq_maybe_free(ns, q);
+    return RKV_OK;
+}
+
+/* ---- conditional puts ---- */
+
+static bool same_key(const struct creq *a, const struct creq *b)
+{
+    return a->token == b->token && a->key_bytes == b->key_bytes && memcmp(a->key, b->key, a->key_bytes) == 0;
+}
+
+/* Conditional puts of one key run one at a time on this shard: the first holds the key's
+ * turn (cond_active, on ns->cond_head); later ones wait behind it (cond_next) and start when
+ * it is answered. */
+static void cg_cond_begin(struct node_shard *ns, struct creq *q)
+{
+    for (struct creq *a = ns->cond_head; a != NULL; a = a->cond_next) {
+        if (!same_key(a, q))
+            continue;
+        struct creq *t = a;
+        while (t->cond_wait != NULL)
+            t = t->cond_wait;
+        t->cond_wait = q; /* waits; its deadline still runs */
+        q->cond_waiting = true;
+        return;
+    }
+    q->cond_active = true;
+    q->cond_next = ns->cond_head;
+    ns->cond_head = q;
+    creq_start(ns, q);
+}
+
+static void cg_cond_end(struct node_shard *ns, struct creq *q)
+{
+    if (!q->cond_active)
+        return;
+    q->cond_active = false;
+    struct creq **pp = &ns->cond_head;
+    while (*pp != q)
+        pp = &(*pp)->cond_next;
+    *pp = q->cond_next;
+    q->cond_next = NULL;
+    /* The next waiter that is still unanswered (its deadline may have passed) takes the turn. */
+    struct creq *w = q->cond_wait;
+    q->cond_wait = NULL;
+    while (w != NULL && w->answered) {
+        struct creq *n = w->cond_wait;
+        w->cond_wait = NULL;
+        w->cond_waiting = false;
+        creq_maybe_free(ns, w);
+        w = n;
+    }
+    if (w != NULL) {
+        w->cond_waiting = false;
+        w->cond_active = true;
+        w->cond_next = ns->cond_head;
+        ns->cond_head = w;
+        creq_start(ns, w);
+        creq_maybe_free(ns, w);
+    }
+}
+
+/* ---- deadlines, turns, life ---- */
+
+static void cancel_remote(struct node_shard *ns, struct creq *q, struct coord_req *c, bool is_wr, uint32_t *slots)
+{
+    for (uint32_t i = 0; i < q->prefs.count; i++) {
+        if (slots[i] == PEERS_SLOT_NONE)
+            continue;
+        peers_cancel(ns->peers, slots[i]);
+        slots[i] = PEERS_SLOT_NONE;
+        struct coord_actions act;
+        coord_on_fail(c, i, RKV_TIMEOUT, &act);
+        creq_apply(ns, q, is_wr, &act);
+    }
+}
+
+/* The deadline passed: coord answers what it must, and remote operations still in flight
+ * are given up (their answers, if they come, are dropped by peers.c). Local operations are
+ * waited for: they always come back within a turn or two. */
+static void creq_expire(struct node_shard *ns, struct creq *q, uint64_t now_ms)
+{
+    q->expired = true;
+    struct coord_actions act;
+    if (!q->rd_started && !q->answered) {
+        /* A conditional put still waiting for its key's turn. */
+        struct coord_answer a = { .err = RKV_UNAVAILABLE, .needed = coord_needed((enum coord_level)q->level, q->prefs.count) };
+        creq_answer(ns, q, RKV_UNAVAILABLE, &a);
+    }
+    if (q->rd_started && !coord_done(&q->rd)) {
+        if (!coord_answered(&q->rd)) {
+            coord_on_deadline(&q->rd, now_ms, &act);
+            creq_apply(ns, q, false, &act);
+        }
+        cancel_remote(ns, q, &q->rd, false, q->slot[0]);
+        cancel_remote(ns, q, &q->rd, false, q->repair_slot);
+    }
+    if (q->wr_started && !coord_done(&q->wr)) {
+        if (!coord_answered(&q->wr)) {
+            coord_on_deadline(&q->wr, now_ms, &act);
+            creq_apply(ns, q, true, &act);
+        }
+        cancel_remote(ns, q, &q->wr, true, q->slot[1]);
+    }
+}
+
+void cg_tick(struct node_shard *ns, uint64_t now_ms)
+{
+    if (ns->node->cluster == NULL)
+        return;
+    peers_tick(ns->peers);
+    if (ns->sh->idx == 0)
+        cluster_shard0_tick(ns->node->cluster, now_ms);
+    /* In start order, which is deadline order: stop at the first one still in time. */
+    struct creq *q = ns->creq_head;
+    while (q != NULL && q->deadline_ms <= now_ms) {
+        struct creq *next = q->next;
+        if (!q->expired) {
+            creq_expire(ns, q, now_ms);
+            creq_maybe_free(ns, q);
+        }
+        q = next;
+    }
+}
+
+void cg_turn(struct node_shard *ns, uint64_t now_ms)
+{
+    (void)now_ms;
+    while (ns->deferred != NULL) {
+        struct creq *q = ns->deferred;
+        ns->deferred = q->def_next;
+        q->def_next = NULL;
+        q->deferred = false;
+        creq_reply(ns, q);
+        cg_cond_end(ns, q);
+        creq_maybe_free(ns, q);
+    }
+}
+
+enum rkv_err cg_start(struct node_shard *ns)
+{
+    enum rkv_err err = peers_create(ns, &ns->peers);
+    if (err == RKV_OK && ns->sh->idx == 0)
+        err = cluster_shard0_start(ns->node->cluster, ns);
+    return err;
+}
+
+bool cg_drained(const struct node_shard *ns)
+{
+    return ns->creq_count == 0 && ns->local_jobs == 0 && ns->deferred == NULL;
+}
+
+void cg_close(struct node_shard *ns)
+{
+    if (ns->peers)
+        peers_close(ns->peers);
+    if (ns->sh->idx == 0)
+        cluster_shard0_close(ns->node->cluster);
+}
+
+bool cg_closed(struct node_shard *ns)
+{
+    bool closed = ns->peers == NULL || peers_closed(ns->peers);
+    if (ns->sh->idx == 0 && !cluster_shard0_closed(ns->node->cluster))
+        closed = false;
+    return closed;
+}
+
+void cg_free(struct node_shard *ns)
+{
+    peers_free(ns->peers);
+    ns->peers = NULL;
+}
+
+/* ---- hinted handoff (storage in storage/hints.h) ---- */
+
+static enum rkv_err cg_hint_store(struct node_shard *ns, const struct peer_write *w, const struct record_hdr *hdr,
+                                  uint64_t now_ms)
+{
+    (void)ns; (void)w; (void)hdr; (void)now_ms;
+    return RKV_UNAVAILABLE; /* FIXME(issue 5): wired with storage/hints */
+}
+
+static enum rkv_err cg_peer_frame_more(struct node_shard *ns, struct conn *c, const struct peer_frame *f)
+{
+    (void)ns;
+    reply_error(c, f->request_id, f->opcode, RKV_UNKNOWN_OPCODE);
+    return RKV_OK;
+}
