@@ -777,6 +777,8 @@ static uint32_t conn_process_http(struct conn *c)
                 op->opcode = BIN_OP_ADMIN_METRICS;
             else if (slot->req.route == HTTP_ROUTE_HEALTH)
                 op->opcode = BIN_OP_ADMIN_HEALTH;
+            else if (slot->req.route == HTTP_ROUTE_DEBUG_KEY)
+                op->opcode = BIN_OP_ADMIN_DEBUG_KEY;
             c->inflight++;
             c->ns->inflight_total++;
             enum rkv_err err = c->ns->handler.on_request(c->ns->handler.ctx, c, op);

@@ -648,6 +648,7 @@ static bool http_key_parse(const uint8_t *raw, size_t raw_bytes, struct http_req
 }
 
 #define HTTP_KV_PREFIX "/kv/"
+#define HTTP_DEBUG_KEY_PREFIX "/debug/key/"
 
 bool http_parse_request(const uint8_t *frame, size_t frame_bytes, uint8_t *value_buf,
                         struct http_request *req_out, struct http_error *err_out)
@@ -699,6 +700,9 @@ bool http_parse_request(const uint8_t *frame, size_t frame_bytes, uint8_t *value
         req_out->route = HTTP_ROUTE_METRICS;
     else if (http_bytes_are(url, path_bytes, "/health"))
         req_out->route = HTTP_ROUTE_HEALTH;
+    else if (path_bytes >= strlen(HTTP_DEBUG_KEY_PREFIX) &&
+             memcmp(url, HTTP_DEBUG_KEY_PREFIX, strlen(HTTP_DEBUG_KEY_PREFIX)) == 0)
+        req_out->route = HTTP_ROUTE_DEBUG_KEY;
     else {
         http_fault_set(HTTP_FAULT_NOT_FOUND, err_out);
         return false;
@@ -722,8 +726,14 @@ bool http_parse_request(const uint8_t *frame, size_t frame_bytes, uint8_t *value
             http_fault_set(HTTP_FAULT_BODY_NOT_ALLOWED, err_out);
             return false;
         }
-        /* Not a KV operation: op is a PING, so that it still passes bin_req_validate(). */
-        req_out->op.opcode = BIN_OP_PING;
+        /* Not a KV operation: op is a PING, so that it still passes bin_req_validate(); the
+         * debug view carries its key. */
+        if (req_out->route == HTTP_ROUTE_DEBUG_KEY) {
+            size_t pre = strlen(HTTP_DEBUG_KEY_PREFIX);
+            if (!http_key_parse(url + pre, path_bytes - pre, req_out, err_out))
+                return false;
+        }
+        req_out->op.opcode = req_out->route == HTTP_ROUTE_DEBUG_KEY ? BIN_OP_GET : BIN_OP_PING;
         RKV_ASSERT(bin_req_validate(&req_out->op) == RKV_OK);
         return true;
     }
@@ -1018,4 +1028,80 @@ uint8_t *http_build_kv_response(const struct http_request *req, const struct htt
     }
     return http_assemble(status, status == 204 ? NULL : "application/json", cons, pre, pw.len, b64_src,
                          b64_src_bytes, post, tw.len, req->keep_alive, bytes_out);
+}
+
+/* ---------------------------------------------------------------------------------------
+ * GET /debug/key/{key}: built with jansson (an operator's tool, not a hot path). */
+
+static json_t *http_dbg_bytes(const uint8_t *p, size_t n, bool as_base64)
+{
+    if (as_base64) {
+        size_t cap = sodium_base64_encoded_len(n, sodium_base64_VARIANT_ORIGINAL);
+        char *b = malloc(cap);
+        if (b == NULL)
+            return NULL;
+        sodium_bin2base64(b, cap, p, n, sodium_base64_VARIANT_ORIGINAL);
+        json_t *s = json_string(b);
+        free(b);
+        return s;
+    }
+    /* A key as text when it is UTF-8; otherwise percent-encoded, as it travels in a path. */
+    json_t *s = json_stringn((const char *)p, n);
+    if (s != NULL)
+        return s;
+    char *b = malloc(n * 3u + 1u);
+    if (b == NULL)
+        return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++)
+        o += (size_t)snprintf(b + o, 4, "%%%02X", p[i]);
+    s = json_stringn(b, o);
+    free(b);
+    return s;
+}
+
+char *http_debug_key_json(const struct http_dbg_key *d, size_t *bytes_out)
+{
+    *bytes_out = 0;
+    json_t *root = json_object();
+    json_t *reps = json_array();
+    json_t *hints = json_array();
+    bool ok = root != NULL && reps != NULL && hints != NULL;
+    ok = ok && json_object_set_new(root, "key", http_dbg_bytes(d->key, d->key_bytes, false)) == 0;
+    /* 64 bits do not survive a JSON number in most readers: the token as 16 hex digits. */
+    ok = ok && json_object_set_new(root, "token", json_sprintf("%016llx", (unsigned long long)d->token)) == 0;
+    for (uint32_t i = 0; ok && i < d->replica_count; i++) {
+        const struct http_dbg_replica *r = &d->replicas[i];
+        json_t *o = json_object();
+        ok = o != NULL && json_array_append_new(reps, o) == 0;
+        ok = ok && json_object_set_new(o, "node", json_string(r->node)) == 0;
+        ok = ok && json_object_set_new(o, "status", json_string(r->status)) == 0;
+        if (ok && r->has_record) {
+            if (r->value != NULL || r->value_bytes == 0)
+                ok = json_object_set_new(o, "value", http_dbg_bytes(r->value, r->value_bytes, true)) == 0;
+            ok = ok && json_object_set_new(o, "version", json_integer((json_int_t)r->version)) == 0;
+            ok = ok && json_object_set_new(o, "timestamp", json_integer((json_int_t)hlc_phys_ms(r->timestamp))) == 0;
+            ok = ok && json_object_set_new(o, "hlc", json_integer((json_int_t)r->timestamp)) == 0;
+            ok = ok && json_object_set_new(o, "expires_at", r->expires_at ? json_integer((json_int_t)r->expires_at) : json_null()) == 0;
+        }
+    }
+    for (uint32_t i = 0; ok && i < d->hint_count; i++) {
+        const struct http_dbg_hint *h = &d->hints[i];
+        json_t *o = json_object();
+        ok = o != NULL && json_array_append_new(hints, o) == 0;
+        ok = ok && json_object_set_new(o, "holder", json_string(h->holder)) == 0;
+        ok = ok && json_object_set_new(o, "target", json_string(h->target)) == 0;
+        ok = ok && json_object_set_new(o, "version", json_integer((json_int_t)h->version)) == 0;
+        ok = ok && json_object_set_new(o, "timestamp", json_integer((json_int_t)hlc_phys_ms(h->timestamp))) == 0;
+    }
+    if (ok) {
+        ok = json_object_set(root, "replicas", reps) == 0 && json_object_set(root, "hints", hints) == 0;
+    }
+    char *out = ok ? json_dumps(root, JSON_COMPACT) : NULL;
+    json_decref(reps);
+    json_decref(hints);
+    json_decref(root);
+    if (out != NULL)
+        *bytes_out = strlen(out);
+    return out;
 }

@@ -4,7 +4,7 @@
  * connection machinery (net/conn.c) calls them. docs/http.md describes the API for people.
  *
  * Routes: PUT /kv/{key}, GET /kv/{key}?consistency=..., DELETE /kv/{key}?consistency=...,
- * GET /metrics, GET /health. The key is the path segment after /kv/, percent-decoded to
+ * GET /metrics, GET /health, GET /debug/key/{key} (the operator's view of one key). The key is the path segment after /kv/, percent-decoded to
  * bytes. */
 #ifndef RKV_NET_HTTP_H
 #define RKV_NET_HTTP_H
@@ -25,7 +25,7 @@
 #define HTTP_BODY_BYTES_MAX (((RKV_VALUE_BYTES_MAX + 2u) / 3u) * 4u + 4096u)
 #define HTTP_FRAME_BYTES_MAX (HTTP_HEADER_BYTES_MAX + HTTP_BODY_BYTES_MAX)
 
-enum http_route { HTTP_ROUTE_KV, HTTP_ROUTE_METRICS, HTTP_ROUTE_HEALTH };
+enum http_route { HTTP_ROUTE_KV, HTTP_ROUTE_METRICS, HTTP_ROUTE_HEALTH, HTTP_ROUTE_DEBUG_KEY };
 
 /* The outcome of framing: how many bytes the request at the start of the buffer spans. */
 struct http_frame {
@@ -99,5 +99,38 @@ uint8_t *http_build_response(int status, const char *content_type, const uint8_t
                              size_t body_bytes, bool keep_alive, size_t *bytes_out);
 /* Builds {"error": code, "message": message} with err->status. */
 uint8_t *http_build_error(const struct http_error *err, bool keep_alive, size_t *bytes_out);
+
+/* GET /debug/key/{key}: one key as each of its replicas holds it, and the hints held for it
+ * (docs/http.md). Statuses: "present", "absent", "tombstone", "expired", "unreachable". */
+struct http_dbg_replica {
+    const char *node;
+    const char *status;
+    bool has_record;          /* present, tombstone or expired: the fields below are set */
+    const uint8_t *value;
+    uint32_t value_bytes;
+    uint64_t version;
+    uint64_t timestamp;       /* HLC; rendered as its wall-clock ms, and raw as "hlc" */
+    uint64_t expires_at;      /* ms; 0: none (a tombstone: when the key died) */
+};
+
+struct http_dbg_hint {
+    const char *holder;
+    const char *target;
+    uint64_t version;
+    uint64_t timestamp;
+};
+
+struct http_dbg_key {
+    const uint8_t *key;
+    size_t key_bytes;
+    uint64_t token;
+    uint32_t replica_count;
+    const struct http_dbg_replica *replicas;
+    uint32_t hint_count;
+    const struct http_dbg_hint *hints;
+};
+
+/* The JSON body, malloc'd (free() it); NULL when out of memory. */
+char *http_debug_key_json(const struct http_dbg_key *d, size_t *bytes_out);
 
 #endif

@@ -36,6 +36,7 @@ enum net_op { NET_OP_PING, NET_OP_GET, NET_OP_PUT, NET_OP_DELETE, NET_OP_ADMIN, 
  * yet). The answer's value is the body: Prometheus text, or a JSON object. */
 #define BIN_OP_ADMIN_METRICS 0x40u
 #define BIN_OP_ADMIN_HEALTH 0x41u
+#define BIN_OP_ADMIN_DEBUG_KEY 0x42u /* the request's key: GET /debug/key/{key} */
 
 struct net_handler {
     /* A valid request (bin_req_validate() passed). The key and value are borrowed: valid

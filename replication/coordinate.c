@@ -19,6 +19,7 @@
 
 #include "core/assert.h"
 #include "core/log.h"
+#include "net/http.h"
 #include "replication/cluster.h"
 #include "replication/coord.h"
 #include "replication/node_internal.h"
@@ -41,7 +42,25 @@ enum rop {
 #define TAG_HINT 0x400u        /* a hint for replica i (of the write) */
 #define TAG_IDX(t) ((t) & 0xffu)
 
-enum creq_kind { CQ_READ, CQ_WRITE, CQ_COND };
+enum creq_kind { CQ_READ, CQ_WRITE, CQ_COND, CQ_DEBUG };
+
+/* GET /debug/key: what one replica answered. */
+enum dbg_state { DBG_PENDING, DBG_DONE, DBG_UNREACHABLE };
+
+struct dbg_rep {
+    uint8_t state;                   /* enum dbg_state */
+    bool found;
+    struct record_hdr hdr;
+    uint8_t *value;
+    uint32_t value_bytes;
+};
+
+/* A hint some node holds for the key (HINT_LIST answers). */
+struct dbg_hint {
+    uint32_t holder_idx;
+    char target[RKV_NODE_ID_BYTES_MAX + 1];
+    uint64_t version, timestamp;
+};
 
 /* Owner: the home shard (see the file comment). */
 struct creq {
@@ -83,6 +102,13 @@ struct creq {
     struct coord_answer ans;
     bool deferred;                   /* answered inside on_request: sent by cg_turn() */
     struct creq *def_next;
+    /* CQ_DEBUG only */
+    uint32_t dbg_pending;            /* operations without an outcome */
+    struct dbg_rep dbg[RKV_RF_MAX];
+    struct dbg_hint *dbg_hints;
+    uint32_t dbg_hint_count, dbg_hint_cap;
+    uint32_t *dbg_hint_slots;        /* HINT_LIST requests in flight (PEERS_SLOT_NONE when done) */
+    uint32_t dbg_hint_slot_count;
 };
 
 /* A local replica operation: owned by the coordinating shard (msg.home), held by the owning
@@ -125,6 +151,10 @@ static enum rkv_err cg_hint_store(struct node_shard *ns, const struct peer_write
                                   uint64_t now_ms);
 static enum rkv_err cg_peer_frame_more(struct node_shard *ns, struct conn *c, const struct peer_frame *f);
 static void cg_cond_begin(struct node_shard *ns, struct creq *q);
+static void dbg_event(struct node_shard *ns, struct creq *q, uint32_t i, enum rkv_err err, const struct record_hdr *hdr,
+                      bool found, const uint8_t *value, uint32_t value_bytes);
+static void dbg_hint_done(struct node_shard *ns, struct creq *q);
+static void dbg_hints_ask(struct node_shard *ns, struct creq *q);
 
 
 /* ---- the deadline list ---- */
@@ -154,12 +184,16 @@ static void creq_free(struct node_shard *ns, struct creq *q)
     dl_unlink(ns, q);
     free(q->value);
     free(q->best_value);
+    for (uint32_t i = 0; i < RKV_RF_MAX; i++)
+        free(q->dbg[i].value);
+    free(q->dbg_hints);
+    free(q->dbg_hint_slots);
     free(q);
 }
 
 static bool creq_finished(const struct creq *q)
 {
-    return q->answered && !q->deferred && q->local_inflight == 0 && (!q->rd_started || coord_done(&q->rd)) &&
+    return q->answered && !q->deferred && q->local_inflight == 0 && q->dbg_pending == 0 && (!q->rd_started || coord_done(&q->rd)) &&
            (!q->wr_started || coord_done(&q->wr)) && !q->cond_active &&
            !q->cond_waiting;
 }
@@ -172,9 +206,15 @@ static void creq_maybe_free(struct node_shard *ns, struct creq *q)
 
 /* ---- answering the client ---- */
 
+static void dbg_reply(struct node_shard *ns, struct creq *q);
+
 /* Sends the answer recorded in q. */
 static void creq_reply(struct node_shard *ns, struct creq *q)
 {
+    if (q->kind == CQ_DEBUG) {
+        dbg_reply(ns, q);
+        return;
+    }
     enum rkv_err err = q->ans_err;
     const struct coord_answer *a = q->has_ans ? &q->ans : NULL;
     uint32_t op = q->opcode == BIN_OP_GET ? NET_OP_GET : q->opcode == BIN_OP_PUT ? NET_OP_PUT : NET_OP_DELETE;
@@ -425,6 +465,10 @@ static void creq_event(struct node_shard *ns, struct creq *q, uint32_t tag, enum
 {
     uint32_t i = TAG_IDX(tag);
     *slot_of(q, tag) = PEERS_SLOT_NONE;
+    if (q->kind == CQ_DEBUG) {
+        dbg_event(ns, q, i, err, hdr, found, value, value_bytes);
+        return;
+    }
     struct coord_actions act;
     if (tag & (TAG_WR | TAG_HINT)) {
         struct coord_req *c = &q->wr;
@@ -948,6 +992,23 @@ static void creq_expire(struct node_shard *ns, struct creq *q, uint64_t now_ms)
 {
     q->expired = true;
     struct coord_actions act;
+    if (q->kind == CQ_DEBUG) {
+        for (uint32_t i = 0; i < q->prefs.count; i++) {
+            if (q->slot[0][i] != PEERS_SLOT_NONE) {
+                peers_cancel(ns->peers, q->slot[0][i]);
+                q->slot[0][i] = PEERS_SLOT_NONE;
+                dbg_event(ns, q, i, RKV_TIMEOUT, NULL, false, NULL, 0);
+            }
+        }
+        for (uint32_t k = 0; k < q->dbg_hint_slot_count; k++) {
+            if (q->dbg_hint_slots[k] != PEERS_SLOT_NONE) {
+                peers_cancel(ns->peers, q->dbg_hint_slots[k]);
+                q->dbg_hint_slots[k] = PEERS_SLOT_NONE;
+                dbg_hint_done(ns, q);
+            }
+        }
+        return;
+    }
     if (!q->rd_started && !q->answered) {
         /* A conditional put still waiting for its key's turn. */
         struct coord_answer a = { .err = RKV_UNAVAILABLE, .needed = coord_needed((enum coord_level)q->level, q->prefs.count) };
@@ -1052,4 +1113,132 @@ static enum rkv_err cg_peer_frame_more(struct node_shard *ns, struct conn *c, co
     (void)ns;
     reply_error(c, f->request_id, f->opcode, RKV_UNKNOWN_OPCODE);
     return RKV_OK;
+}
+
+/* ---- GET /debug/key ---- */
+
+static void dbg_maybe_answer(struct node_shard *ns, struct creq *q)
+{
+    if (q->dbg_pending == 0 && !q->answered)
+        creq_answer(ns, q, RKV_OK, NULL);
+}
+
+static void dbg_hint_done(struct node_shard *ns, struct creq *q)
+{
+    RKV_ASSERT(q->dbg_pending > 0);
+    q->dbg_pending--;
+    dbg_maybe_answer(ns, q);
+}
+
+static void dbg_event(struct node_shard *ns, struct creq *q, uint32_t i, enum rkv_err err, const struct record_hdr *hdr,
+                      bool found, const uint8_t *value, uint32_t value_bytes)
+{
+    struct dbg_rep *d = &q->dbg[i];
+    RKV_ASSERT(d->state == DBG_PENDING && q->dbg_pending > 0);
+    q->dbg_pending--;
+    if (err != RKV_OK) {
+        d->state = DBG_UNREACHABLE;
+    } else {
+        d->state = DBG_DONE;
+        d->found = found;
+        if (found) {
+            d->hdr = *hdr;
+            if (value_bytes > 0) {
+                d->value = malloc(value_bytes);
+                if (d->value != NULL) {
+                    memcpy(d->value, value, value_bytes);
+                    d->value_bytes = value_bytes;
+                }
+            }
+        }
+    }
+    dbg_maybe_answer(ns, q);
+}
+
+static void dbg_reply(struct node_shard *ns, struct creq *q)
+{
+    const struct members *m = ringmap_members(q->ring);
+    struct http_dbg_replica reps[RKV_RF_MAX];
+    uint64_t now = rkv_wall_ms();
+    for (uint32_t i = 0; i < q->prefs.count; i++) {
+        const struct dbg_rep *d = &q->dbg[i];
+        struct http_dbg_replica *r = &reps[i];
+        *r = (struct http_dbg_replica){ .node = members_get(m, q->prefs.replica[i].node_idx)->node_id };
+        if (d->state != DBG_DONE) {
+            r->status = "unreachable";
+        } else if (!d->found) {
+            r->status = "absent";
+        } else {
+            r->has_record = true;
+            r->status = (d->hdr.flags & REC_F_TOMBSTONE) ? "tombstone" : record_visible(&d->hdr, now) ? "present" : "expired";
+            r->value = d->value;
+            r->value_bytes = d->value_bytes;
+            r->version = d->hdr.version;
+            r->timestamp = d->hdr.timestamp;
+            r->expires_at = d->hdr.expiry_ms;
+        }
+    }
+    struct http_dbg_hint *hints = calloc(q->dbg_hint_count + 1u, sizeof *hints);
+    uint32_t hint_count = 0;
+    for (uint32_t k = 0; hints != NULL && k < q->dbg_hint_count; k++) {
+        hints[hint_count++] = (struct http_dbg_hint){ .holder = members_get(m, q->dbg_hints[k].holder_idx)->node_id,
+                                                      .target = q->dbg_hints[k].target,
+                                                      .version = q->dbg_hints[k].version,
+                                                      .timestamp = q->dbg_hints[k].timestamp };
+    }
+    struct http_dbg_key dk = { .key = q->key, .key_bytes = q->key_bytes, .token = q->token,
+                               .replica_count = q->prefs.count, .replicas = reps,
+                               .hint_count = hint_count, .hints = hints };
+    size_t bytes = 0;
+    char *json = hints != NULL ? http_debug_key_json(&dk, &bytes) : NULL;
+    free(hints);
+    struct bin_resp resp = { .request_id = q->request_id, .opcode = BIN_OP_ADMIN_DEBUG_KEY,
+                             .status = rkv_err_wire(json != NULL ? RKV_OK : RKV_BUSY),
+                             .value = (const uint8_t *)json, .value_bytes = (uint32_t)bytes };
+    (void)ns;
+    conn_reply(q->conn, &resp, (uint8_t *)json);
+    q->conn = NULL;
+}
+
+enum rkv_err cg_debug_key(struct node_shard *ns, struct conn *c, const struct bin_req *req)
+{
+    const struct ringmap *ring = cluster_ring(cl(ns));
+    if (ring == NULL)
+        return RKV_UNAVAILABLE;
+    struct creq *q = calloc(1, sizeof *q);
+    if (q == NULL)
+        return RKV_BUSY;
+    q->kind = CQ_DEBUG;
+    q->opcode = BIN_OP_ADMIN_DEBUG_KEY;
+    q->conn = c;
+    q->request_id = req->request_id;
+    q->start_ns = rkv_mono_ns();
+    q->start_ms = rkv_wall_ms();
+    q->deadline_ms = q->start_ms + ns->node->cfg.request_timeout_ms;
+    q->key_bytes = req->key_bytes;
+    memcpy(q->key, req->key, req->key_bytes);
+    q->token = token_of_key(req->key, req->key_bytes);
+    q->ring = ring;
+    prefs_for_token(ring, q->token, ns->node->cfg.rf, &q->prefs);
+    for (uint32_t i = 0; i < RKV_RF_MAX; i++)
+        q->slot[0][i] = q->slot[1][i] = q->repair_slot[i] = PEERS_SLOT_NONE;
+    dl_push(ns, q);
+    ns->in_client_request = true;
+    q->dbg_pending = q->prefs.count + 1u; /* the +1 holds the answer back while sending */
+    for (uint32_t i = 0; i < q->prefs.count; i++) {
+        if (creq_send(ns, q, TAG_RD | i, ROP_READ, &q->prefs.replica[i], NULL, NULL, 0, NULL) != RKV_OK)
+            dbg_event(ns, q, i, RKV_UNAVAILABLE, NULL, false, NULL, 0);
+    }
+    dbg_hints_ask(ns, q);
+    q->dbg_pending--;
+    dbg_maybe_answer(ns, q);
+    ns->in_client_request = false;
+    creq_maybe_free(ns, q);
+    return RKV_OK;
+}
+
+static void dbg_hints_ask(struct node_shard *ns, struct creq *q)
+{
+    (void)ns;
+    (void)q; /* FIXME(issue 5): HINT_LIST to every node once the codec has it */
 }

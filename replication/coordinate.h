@@ -30,6 +30,10 @@ void cg_free(struct node_shard *ns);
 
 /* A client request (net_handler.on_request) in cluster mode. As on_request. */
 enum rkv_err cg_client_request(struct node_shard *ns, struct conn *c, const struct bin_req *req);
+/* GET /debug/key/{key} (BIN_OP_ADMIN_DEBUG_KEY): asks every replica of the key for its raw
+ * record and every node for the hints it holds, and answers with the JSON of docs/http.md.
+ * As on_request. */
+enum rkv_err cg_debug_key(struct node_shard *ns, struct conn *c, const struct bin_req *req);
 /* A frame on the peer port (net_handler.on_peer_frame). */
 enum rkv_err cg_peer_frame(struct node_shard *ns, struct conn *c, const uint8_t *frame, size_t frame_bytes);
 /* A NODE_MSG_REPLICA that arrived through the shard ring: executed here, or delivered here

@@ -200,6 +200,16 @@ char *metrics_render(const struct node_info *info, const struct shard_metrics *s
     }
     counter_per_shard(&t, "ringkv_storage_expired_swept_total", "Expired records the sweeper turned into tombstones.", s, count, OFF(swept_expired), 1.0);
     counter_per_shard(&t, "ringkv_storage_tombstones_purged_total", "Tombstones removed after their grace period.", s, count, OFF(purged_tombstones), 1.0);
+    counter_per_shard(&t, "ringkv_cluster_requests_total", "Client requests this shard coordinated across replicas.", s, count, OFF(cl_requests), 1.0);
+    counter_per_shard(&t, "ringkv_cluster_unavailable_total", "Coordinated requests answered unavailable (too few replicas in time).", s, count, OFF(cl_unavailable), 1.0);
+    counter_per_shard(&t, "ringkv_replica_writes_total", "Replica writes applied on this shard (local and from peers).", s, count, OFF(cl_replica_writes), 1.0);
+    counter_per_shard(&t, "ringkv_replica_reads_total", "Replica reads served by this shard.", s, count, OFF(cl_replica_reads), 1.0);
+    counter_per_shard(&t, "ringkv_read_repairs_total", "Read-repair writes sent to stale replicas.", s, count, OFF(cl_read_repairs), 1.0);
+    counter_per_shard(&t, "ringkv_writes_fenced_total", "Replica writes refused because the replica held a newer record.", s, count, OFF(cl_fenced), 1.0);
+    counter_per_shard(&t, "ringkv_clock_skew_refused_total", "Timestamps refused for being too far ahead of this node's clock.", s, count, OFF(cl_skew_refused), 1.0);
+    counter_per_shard(&t, "ringkv_hints_stored_total", "Hints stored on this shard for down replicas.", s, count, OFF(hints_stored), 1.0);
+    counter_per_shard(&t, "ringkv_hints_replayed_total", "Hints delivered to their target and removed.", s, count, OFF(hints_replayed), 1.0);
+    counter_per_shard(&t, "ringkv_hints_dropped_total", "Hints dropped unreplayed (older than --hint-max-age, or undeliverable).", s, count, OFF(hints_dropped), 1.0);
     counter_per_shard(&t, "ringkv_storage_sweep_passes_total", "Completed sweeper passes over the shard's table.", s, count, OFF(sweep_passes), 1.0);
     counter_per_shard(&t, "ringkv_rowcache_hits_total", "Row cache lookups answered from memory (by reads and by the read each write does first).", s, count, OFF(rowcache_hits), 1.0);
     counter_per_shard(&t, "ringkv_rowcache_misses_total", "Row cache lookups that went to storage.", s, count, OFF(rowcache_misses), 1.0);

@@ -289,6 +289,8 @@ static enum rkv_err node_admin(struct node_shard *ns, struct conn *c, const stru
 static enum rkv_err node_on_request(void *ctx, struct conn *c, const struct bin_req *req)
 {
     struct node_shard *ns = ctx;
+    if (req->opcode == BIN_OP_ADMIN_DEBUG_KEY)
+        return ns->node->cluster != NULL ? cg_debug_key(ns, c, req) : RKV_UNAVAILABLE;
     if (req->opcode == BIN_OP_ADMIN_HEALTH || req->opcode == BIN_OP_ADMIN_METRICS)
         return node_admin(ns, c, req);
     if (ns->node->cluster != NULL)
