@@ -233,11 +233,24 @@ static void creq_reply(struct node_shard *ns, struct creq *q)
     }
     uint8_t *heap = NULL;
     if (err == RKV_OK && q->opcode == BIN_OP_GET) {
-        heap = q->best_value;
-        q->best_value = NULL;
+        /* The value moves to the connection unless a read repair may still send it (a read
+         * at `one` answers before its repairs) or a local operation borrows it. */
+        if (q->best_value != NULL && coord_done(&q->rd) && q->local_inflight == 0) {
+            heap = q->best_value;
+            q->best_value = NULL;
+        } else if (q->best_value != NULL) {
+            heap = malloc(q->best_value_bytes);
+            if (heap == NULL) {
+                err = RKV_BUSY;
+                resp.status = rkv_err_wire(err);
+            } else {
+                memcpy(heap, q->best_value, q->best_value_bytes);
+            }
+        }
         resp.value = heap;
         resp.value_bytes = heap != NULL ? q->best_value_bytes : 0;
-    } else if (err != RKV_OK) {
+    }
+    if (err != RKV_OK) {
         const char *msg = rkv_err_message(err);
         resp.value = (const uint8_t *)msg;
         resp.value_bytes = (uint32_t)strlen(msg);
