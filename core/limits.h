@@ -188,4 +188,22 @@ _Static_assert(RKV_PEER_BACKOFF_MS_MIN_DEFAULT >= 1u && RKV_PEER_BACKOFF_MS_MIN_
 _Static_assert(RKV_PEER_CONNECT_TIMEOUT_MS_DEFAULT <= RKV_PEER_CONNECT_TIMEOUT_MS_MAX, "default within bounds");
 _Static_assert(RKV_PEER_LINK_IN_BYTES_INITIAL >= 8u, "room for a length field");
 
+/* Hinted handoff (storage/hints.h): a hint is dropped once it is this old. Three hours (also
+ * Cassandra's default hint window) covers a restart, a reboot or a short network partition; a
+ * replica down for longer is brought up to date by anti-entropy instead, and a node's hint
+ * tables cannot grow for days on behalf of one that is gone. A hint must never outlive the
+ * tombstone grace: replayed after the target purged a delete's tombstone, an old write would
+ * bring the deleted key back (docs/storage.md §8), hence the ceiling of the default grace;
+ * a configured grace below the hint age must be refused where both are configured. */
+#define RKV_HINT_AGE_S_DEFAULT (3u * 3600u)
+#define RKV_HINT_AGE_S_MAX RKV_TOMBSTONE_GRACE_S_DEFAULT
+/* Distinct target nodes one shard holds hints for at a time: every other node of the
+ * largest cluster. A shard keeps a count and an oldest time per target in a fixed table. */
+#define RKV_HINT_TARGETS_MAX RKV_NODES_MAX
+
+_Static_assert(RKV_HINT_AGE_S_DEFAULT >= 1u && RKV_HINT_AGE_S_DEFAULT <= RKV_HINT_AGE_S_MAX,
+               "the default hint age is within its bounds");
+_Static_assert(RKV_HINT_AGE_S_DEFAULT < RKV_TOMBSTONE_GRACE_S_DEFAULT,
+               "with the defaults a hint is dropped before its key's tombstone may go");
+
 #endif

@@ -1,5 +1,6 @@
 /* The storage engine on WiredTiger 3.2.1: one WT_CONNECTION per node (its log is our
- * write-ahead log), one LSM table per shard and a small btree metadata table. struct engine
+ * write-ahead log), one LSM table per shard, a small btree metadata table, and the small
+ * btree tables a shard may own besides its data (engine_table_open()). struct engine
  * belongs to the main thread, which opens and closes it; each struct engine_shard belongs to
  * its shard's thread and holds that shard's only WT_SESSION and its one reused cursor.
  * WiredTiger return codes never leave this file: engine_err() translates them.
@@ -67,7 +68,10 @@ struct engine_shard {
     uint32_t idx;
     WT_SESSION *session;
     WT_CURSOR *cursor;  /* table:shard_<idx>, opened once and reused */
-    bool positioned;    /* the cursor still backs the view of the last engine_read() */
+    /* The cursor (the data table's or an extra table's) that still backs the view of the
+     * last read on the shard; NULL when none does. Every call on the shard resets it first. */
+    WT_CURSOR *positioned;
+    uint32_t tables_open; /* extra tables opened by engine_table_open() and not yet closed */
     bool scanning;      /* inside engine_scan_batch(): the callback may not use the cursor */
     uint8_t key_buf[REC_STORED_KEY_BYTES_MAX];
     /* WiredTiger takes a value as one contiguous item, so header ‖ value is assembled here.
@@ -446,6 +450,7 @@ void engine_shard_close(struct engine_shard *s)
 {
     RKV_ASSERT(s != NULL);
     RKV_ASSERT(atomic_load(&s->e->shards_open) > 0);
+    RKV_ASSERT(s->tables_open == 0); /* each engine_table is freed by its owner first */
     /* Closing the session closes its cursor too. */
     int wt = s->session->close(s->session, NULL);
     if (wt != 0)
@@ -464,10 +469,11 @@ static void engine_shard_release(struct engine_shard *s)
     /* Every call on the shard passes here first; one made from a scan callback would move
      * the cursor the scan stands on. */
     RKV_ASSERT(!s->scanning);
-    if (!s->positioned)
+    if (s->positioned == NULL)
         return;
-    s->positioned = false;
-    int wt = s->cursor->reset(s->cursor);
+    WT_CURSOR *c = s->positioned;
+    s->positioned = NULL;
+    int wt = c->reset(c);
     /* reset only releases a position; it has no failure a caller could act on. */
     RKV_DEBUG_ASSERT(wt == 0);
     (void)wt;
@@ -543,7 +549,7 @@ enum rkv_err engine_read(struct engine_shard *s, uint64_t token, const uint8_t *
         return err;
     }
     /* Keep the cursor positioned: view_out points into the page WiredTiger holds for it. */
-    s->positioned = true;
+    s->positioned = c;
     return RKV_OK;
 }
 
@@ -746,6 +752,210 @@ enum rkv_err engine_log_flush(struct engine_shard *s)
     if (wt != 0)
         return engine_err(wt, "log_flush");
     return RKV_OK;
+}
+
+/* ---- extra tables ---- */
+
+/* "table:" + name + "_" + up to 10 digits + NUL. */
+#define ENGINE_TABLE_URI_BYTES (6u + ENGINE_TABLE_NAME_BYTES_MAX + 1u + 10u + 1u)
+
+/* Owner: the module that opened it, on the thread of shard s. */
+struct engine_table {
+    struct engine_shard *s;
+    WT_CURSOR *cursor; /* opened once and reused */
+    /* A search key is copied here: after an exact match WiredTiger's cursor may go on pointing
+     * at the application's key, which must then live as long as the position does. */
+    uint8_t key_buf[ENGINE_TABLE_KEY_BYTES_MAX];
+};
+
+static bool engine_table_name_ok(const char *name)
+{
+    size_t len = strlen(name);
+    if (len < 1 || len > ENGINE_TABLE_NAME_BYTES_MAX || strcmp(name, "shard") == 0)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
+            return false;
+    }
+    return true;
+}
+
+enum rkv_err engine_table_open(struct engine_shard *s, const char *name, struct engine_table **table_out)
+{
+    RKV_ASSERT(table_out != NULL);
+    *table_out = NULL;
+    RKV_ASSERT(s != NULL);
+    RKV_ASSERT(name != NULL);
+    RKV_ASSERT(engine_table_name_ok(name));
+    engine_shard_release(s);
+
+    char uri[ENGINE_TABLE_URI_BYTES];
+    int n = snprintf(uri, sizeof uri, "table:%s_%" PRIu32, name, s->idx);
+    RKV_ASSERT(n > 0 && (size_t)n < sizeof uri);
+
+    struct engine_table *t = calloc(1, sizeof *t);
+    if (t == NULL)
+        return RKV_INTERNAL;
+    t->s = s;
+    /* A plain btree (type=file, the default): these tables are small queues and indexes read
+     * by range, where an LSM tree's chunks, merges and bloom filters buy nothing. Creating a
+     * table that exists with the same configuration is a no-op. */
+    int wt = s->session->create(s->session, uri, "key_format=u,value_format=u");
+    if (wt == 0)
+        wt = s->session->open_cursor(s->session, uri, NULL, NULL, &t->cursor);
+    if (wt != 0) {
+        enum rkv_err err = engine_err(wt, "open extra table");
+        free(t);
+        return err;
+    }
+    s->tables_open++;
+    *table_out = t;
+    return RKV_OK;
+}
+
+void engine_table_close(struct engine_table *t)
+{
+    RKV_ASSERT(t != NULL);
+    struct engine_shard *s = t->s;
+    RKV_ASSERT(s->tables_open > 0);
+    engine_shard_release(s);
+    int wt = t->cursor->close(t->cursor);
+    if (wt != 0)
+        (void)engine_err(wt, "close extra table cursor");
+    s->tables_open--;
+    free(t);
+}
+
+enum rkv_err engine_table_put(struct engine_table *t, const uint8_t *key, size_t key_bytes, const uint8_t *value,
+                              size_t value_bytes)
+{
+    RKV_ASSERT(t != NULL);
+    RKV_ASSERT(key != NULL);
+    RKV_ASSERT(key_bytes >= 1);
+    RKV_ASSERT(key_bytes <= ENGINE_TABLE_KEY_BYTES_MAX);
+    RKV_ASSERT(value != NULL || value_bytes == 0);
+    engine_shard_release(t->s);
+
+    WT_ITEM k = { .data = key, .size = key_bytes };
+    WT_ITEM v = { .data = value, .size = value_bytes };
+    WT_CURSOR *c = t->cursor;
+    int wt = 0;
+    for (unsigned attempt = 0; attempt < ENGINE_ROLLBACK_RETRIES_MAX; attempt++) {
+        c->set_key(c, &k);
+        c->set_value(c, &v);
+        wt = c->insert(c); /* overwrite=true, the cursor default: insert or replace */
+        (void)c->reset(c);
+        if (wt != WT_ROLLBACK)
+            break;
+    }
+    if (wt != 0)
+        return engine_err(wt, "extra table insert");
+    return RKV_OK;
+}
+
+enum rkv_err engine_table_remove(struct engine_table *t, const uint8_t *key, size_t key_bytes)
+{
+    RKV_ASSERT(t != NULL);
+    RKV_ASSERT(key != NULL);
+    RKV_ASSERT(key_bytes >= 1);
+    RKV_ASSERT(key_bytes <= ENGINE_TABLE_KEY_BYTES_MAX);
+    engine_shard_release(t->s);
+
+    memcpy(t->key_buf, key, key_bytes);
+    WT_ITEM k = { .data = t->key_buf, .size = key_bytes };
+    WT_CURSOR *c = t->cursor;
+    int wt = 0;
+    /* The owner needs to know whether a record went (hints count them), and an overwriting
+     * remove does not say: search first, then remove the record the cursor stands on. */
+    for (unsigned attempt = 0; attempt < ENGINE_ROLLBACK_RETRIES_MAX; attempt++) {
+        c->set_key(c, &k);
+        wt = c->search(c);
+        if (wt == 0)
+            wt = c->remove(c);
+        (void)c->reset(c);
+        if (wt != WT_ROLLBACK)
+            break;
+    }
+    if (wt != 0)
+        return engine_err(wt, "extra table remove"); /* WT_NOTFOUND: RKV_NOT_FOUND, not logged */
+    return RKV_OK;
+}
+
+/* Reads the record the cursor of t stands on into the outputs and marks the cursor as the
+ * one backing the shard's view; on failure resets it. */
+static enum rkv_err engine_table_take(struct engine_table *t, int wt, const char *what, struct engine_bytes *key_out,
+                                      struct engine_bytes *value_out)
+{
+    WT_CURSOR *c = t->cursor;
+    WT_ITEM k = { 0 }, v = { 0 };
+    if (wt == 0)
+        wt = c->get_key(c, &k);
+    if (wt == 0)
+        wt = c->get_value(c, &v);
+    if (wt != 0) {
+        (void)c->reset(c);
+        return engine_err(wt, what);
+    }
+    key_out->data = k.data;
+    key_out->bytes = k.size;
+    value_out->data = v.data;
+    value_out->bytes = v.size;
+    /* Keep the position: the outputs point into the page WiredTiger holds for it. */
+    t->s->positioned = c;
+    return RKV_OK;
+}
+
+enum rkv_err engine_table_seek(struct engine_table *t, const uint8_t *key, size_t key_bytes, bool inclusive,
+                               struct engine_bytes *key_out, struct engine_bytes *value_out)
+{
+    RKV_ASSERT(key_out != NULL);
+    RKV_ASSERT(value_out != NULL);
+    memset(key_out, 0, sizeof *key_out);
+    memset(value_out, 0, sizeof *value_out);
+    RKV_ASSERT(t != NULL);
+    RKV_ASSERT(key != NULL || key_bytes == 0);
+    RKV_ASSERT(key_bytes <= ENGINE_TABLE_KEY_BYTES_MAX);
+    engine_shard_release(t->s);
+
+    if (key_bytes > 0)
+        memcpy(t->key_buf, key, key_bytes);
+    WT_ITEM k = { .data = t->key_buf, .size = key_bytes };
+    WT_CURSOR *c = t->cursor;
+    int wt = 0;
+    for (unsigned attempt = 0; attempt < ENGINE_ROLLBACK_RETRIES_MAX; attempt++) {
+        if (key_bytes == 0) {
+            wt = c->next(c); /* a reset cursor's next() is the table's first record */
+        } else {
+            c->set_key(c, &k);
+            int exact = 0;
+            wt = c->search_near(c, &exact);
+            /* search_near lands on the key, the nearest one below it (exact < 0) or the
+             * nearest one above it (exact > 0); WT_NOTFOUND: the table is empty. */
+            if (wt == 0 && (exact < 0 || (exact == 0 && !inclusive)))
+                wt = c->next(c);
+        }
+        if (wt != WT_ROLLBACK)
+            break;
+        (void)c->reset(c);
+    }
+    return engine_table_take(t, wt, "extra table seek", key_out, value_out);
+}
+
+enum rkv_err engine_table_next(struct engine_table *t, struct engine_bytes *key_out, struct engine_bytes *value_out)
+{
+    RKV_ASSERT(key_out != NULL);
+    RKV_ASSERT(value_out != NULL);
+    memset(key_out, 0, sizeof *key_out);
+    memset(value_out, 0, sizeof *value_out);
+    RKV_ASSERT(t != NULL);
+    RKV_ASSERT(!t->s->scanning);
+    /* The position is the one the last call on the shard left: any other call has reset it,
+     * and a reset cursor's next() would silently start again at the first record. */
+    RKV_ASSERT(t->s->positioned == t->cursor);
+    t->s->positioned = NULL;
+    /* A WT_ROLLBACK here is not retried: it resets the position the step depends on. */
+    return engine_table_take(t, t->cursor->next(t->cursor), "extra table next", key_out, value_out);
 }
 
 /* ---- test support ---- */

@@ -1,5 +1,6 @@
 /* The storage engine: WiredTiger, one WT_CONNECTION per node with its log (the write-ahead
- * log) on, one LSM table per shard and a metadata table. This is the only module that
+ * log) on, one LSM table per shard, a metadata table, and the few small btree tables a shard
+ * may own besides its data (engine_table_open()). This is the only module that
  * includes <wiredtiger.h>; WiredTiger's return codes are translated to enum rkv_err here.
  * struct engine is created and closed by the main thread; struct engine_shard belongs to
  * one shard, is opened on that shard's thread, and is never touched by another. */
@@ -117,6 +118,64 @@ void engine_shard_idle(struct engine_shard *s);
 
 /* Flushes and fsyncs the log (group commit: one call covers every write before it). */
 enum rkv_err engine_log_flush(struct engine_shard *s);
+
+/* ---- Extra tables of a shard ----
+ *
+ * Besides its data table, a shard may own a few small tables of its own (the hinted-handoff
+ * queue of storage/hints.h is one). Each is a WiredTiger btree named "table:<name>_<shard
+ * idx>" that maps raw byte keys to raw byte values in memcmp order, created the first time it
+ * is opened, and logged like the data table: a write is in WiredTiger's log buffer when the
+ * call returns and durable after the next engine_log_flush(). The engine knows nothing of the
+ * bytes: the module that owns the table defines and checks their format.
+ * Owner: the module that opened it, on the shard's thread; it must be closed before
+ * engine_shard_close(). Every call on the shard, on any of its tables or on its data table,
+ * ends the view of the previous read on the shard, whichever table that read was on. */
+
+struct engine_table;
+
+/* A table name: 1..ENGINE_TABLE_NAME_BYTES_MAX bytes of [a-z0-9_], not "shard" (the data
+ * tables' name). Names are constants of the calling module, so a bad one is asserted. */
+#define ENGINE_TABLE_NAME_BYTES_MAX 16u
+/* The longest key an extra table takes (asserted): a bound for the engine's key buffer, far
+ * above any key the owners build. */
+#define ENGINE_TABLE_KEY_BYTES_MAX 512u
+
+/* Bytes borrowed from the engine; see each call for how long they stay valid. */
+struct engine_bytes {
+    const uint8_t *data;
+    size_t bytes;
+};
+
+/* Opens s's table "table:<name>_<shard idx>", creating it when missing, and its one reused
+ * cursor. Errors: RKV_IO, RKV_NO_SPACE, RKV_INTERNAL (out of memory). Shard thread only; ends
+ * the view of the previous read on s. */
+enum rkv_err engine_table_open(struct engine_shard *s, const char *name, struct engine_table **table_out);
+/* Closes the cursor and frees t. Shard thread only. */
+void engine_table_close(struct engine_table *t);
+
+/* Inserts or replaces key -> value (key 1..ENGINE_TABLE_KEY_BYTES_MAX bytes, asserted). The
+ * bytes are copied; not durable until the next engine_log_flush(). RKV_BUSY, RKV_IO or
+ * RKV_NO_SPACE on failure, nothing written. Ends the view of the previous read on the shard. */
+enum rkv_err engine_table_put(struct engine_table *t, const uint8_t *key, size_t key_bytes, const uint8_t *value,
+                              size_t value_bytes);
+
+/* Removes the record of key: RKV_OK when one was stored and is now removed, RKV_NOT_FOUND when
+ * none was stored (nothing changes), else RKV_BUSY / RKV_IO. Not durable until the next
+ * engine_log_flush(). Ends the view of the previous read on the shard. */
+enum rkv_err engine_table_remove(struct engine_table *t, const uint8_t *key, size_t key_bytes);
+
+/* Reads the first record whose key is above key (at or above it when inclusive); key_bytes 0
+ * reads the table's first record. RKV_NOT_FOUND when there is none. key_out and value_out
+ * point into WiredTiger's memory and stay valid until the next call on t's shard (any table):
+ * the cursor keeps its position, and engine_table_next() may step on from it. Errors: RKV_BUSY,
+ * RKV_IO, with both outputs empty. Ends the view of the previous read on the shard. */
+enum rkv_err engine_table_seek(struct engine_table *t, const uint8_t *key, size_t key_bytes, bool inclusive,
+                               struct engine_bytes *key_out, struct engine_bytes *value_out);
+
+/* Reads the record after the one the last engine_table_seek() or engine_table_next() on t
+ * returned, which must be the last call on t's shard and must have answered RKV_OK (asserted:
+ * any other call has reset the cursor). Answers and lifetimes as engine_table_seek(). */
+enum rkv_err engine_table_next(struct engine_table *t, struct engine_bytes *key_out, struct engine_bytes *value_out);
 
 /* ---- Test support: never called on the data path ----
  * Tests may not include <wiredtiger.h> (tests/arch), so what they need to see of or plant in

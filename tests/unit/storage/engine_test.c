@@ -889,3 +889,158 @@ Test(engine, scan_batch_of_0_records_aborts, .signal = SIGABRT)
     struct engine_scan_result r;
     (void)engine_scan_batch(s, &pos, 0, &sn, seen_visit, &r);
 }
+
+/* ---- extra tables ---- */
+
+static void table_put_ok(struct engine_table *t, const char *key, const char *value)
+{
+    cr_assert_eq(engine_table_put(t, (const uint8_t *)key, strlen(key), (const uint8_t *)value, strlen(value)),
+                 RKV_OK, "key %s", key);
+}
+
+static bool bytes_are(struct engine_bytes b, const char *s)
+{
+    return b.bytes == strlen(s) && memcmp(b.data, s, b.bytes) == 0;
+}
+
+static void assert_seek(struct engine_table *t, const char *key, bool inclusive, const char *want_key,
+                        const char *want_value)
+{
+    struct engine_bytes k, v;
+    enum rkv_err err = engine_table_seek(t, (const uint8_t *)key, strlen(key), inclusive, &k, &v);
+    if (want_key == NULL) {
+        cr_assert_eq(err, RKV_NOT_FOUND, "seek %s", key);
+        cr_assert_eq(k.bytes, 0u);
+        return;
+    }
+    cr_assert_eq(err, RKV_OK, "seek %s", key);
+    cr_assert(bytes_are(k, want_key), "seek %s: got %.*s", key, (int)k.bytes, (const char *)k.data);
+    cr_assert(bytes_are(v, want_value), "seek %s", key);
+}
+
+Test(engine, table_reads_in_key_order_with_seek_and_next)
+{
+    struct engine *e = open_ok("n1", 1);
+    struct engine_shard *s = shard_ok(e, 0);
+    struct engine_table *t = NULL;
+    cr_assert_eq(engine_table_open(s, "side", &t), RKV_OK);
+    table_put_ok(t, "b", "2");
+    table_put_ok(t, "a", "1");
+    table_put_ok(t, "ab", "12");
+    table_put_ok(t, "c", "3");
+    static const char *const order[] = { "a", "ab", "b", "c" };
+    struct engine_bytes k, v;
+    cr_assert_eq(engine_table_seek(t, NULL, 0, true, &k, &v), RKV_OK);
+    for (size_t i = 0; i < RKV_ARRAY_LEN(order); i++) {
+        cr_assert(bytes_are(k, order[i]), "record %zu", i);
+        enum rkv_err err = engine_table_next(t, &k, &v);
+        cr_assert_eq(err, i + 1 < RKV_ARRAY_LEN(order) ? RKV_OK : RKV_NOT_FOUND, "after record %zu", i);
+    }
+    /* Inclusive and exclusive seeks, on a key, between keys and past the last one. */
+    assert_seek(t, "ab", true, "ab", "12");
+    assert_seek(t, "ab", false, "b", "2");
+    assert_seek(t, "aa", false, "ab", "12");
+    assert_seek(t, "0", true, "a", "1");
+    assert_seek(t, "c", false, NULL, NULL);
+    assert_seek(t, "d", true, NULL, NULL);
+    /* Put replaces. */
+    table_put_ok(t, "b", "two");
+    assert_seek(t, "b", true, "b", "two");
+    engine_table_close(t);
+    engine_shard_close(s);
+    engine_close(e);
+}
+
+Test(engine, table_remove_says_whether_a_record_was_stored)
+{
+    struct engine *e = open_ok("n1", 1);
+    struct engine_shard *s = shard_ok(e, 0);
+    struct engine_table *t = NULL;
+    cr_assert_eq(engine_table_open(s, "side", &t), RKV_OK);
+    table_put_ok(t, "a", "1");
+    table_put_ok(t, "b", "2");
+    cr_assert_eq(engine_table_remove(t, (const uint8_t *)"a", 1), RKV_OK);
+    cr_assert_eq(engine_table_remove(t, (const uint8_t *)"a", 1), RKV_NOT_FOUND);
+    cr_assert_eq(engine_table_remove(t, (const uint8_t *)"zz", 2), RKV_NOT_FOUND);
+    assert_seek(t, "", true, "b", "2");
+    engine_table_close(t);
+    engine_shard_close(s);
+    engine_close(e);
+}
+
+Test(engine, table_is_per_shard_apart_from_the_data_and_survives_a_reopen)
+{
+    struct engine *e = open_ok("n1", 2);
+    struct engine_shard *s0 = shard_ok(e, 0);
+    struct engine_shard *s1 = shard_ok(e, 1);
+    struct engine_table *t0 = NULL, *t1 = NULL;
+    cr_assert_eq(engine_table_open(s0, "side", &t0), RKV_OK);
+    cr_assert_eq(engine_table_open(s1, "side", &t1), RKV_OK);
+    table_put_ok(t0, "k", "zero");
+    table_put_ok(t1, "k", "one");
+    write_ok(s0, 1, "data", 1, "v");
+    /* A read of the data table and one of the side table each end the other's view, and
+     * neither sees the other's records. */
+    assert_reads(s0, 1, "data", 1, "v");
+    assert_seek(t0, "", true, "k", "zero");
+    assert_seek(t1, "", true, "k", "one");
+    struct scan_seen sn;
+    seen_init(&sn, 4);
+    struct engine_scan_pos pos = { 0 };
+    struct engine_scan_result r;
+    cr_assert_eq(engine_scan_batch(s0, &pos, 4, &sn, seen_visit, &r), RKV_OK);
+    cr_assert_eq(r.visited_count, 1u);
+    seen_free(&sn);
+    cr_assert_eq(engine_log_flush(s0), RKV_OK);
+    engine_table_close(t1);
+    engine_table_close(t0);
+    engine_shard_close(s1);
+    engine_shard_close(s0);
+    engine_close(e);
+
+    e = open_ok("n1", 2);
+    s0 = shard_ok(e, 0);
+    cr_assert_eq(engine_table_open(s0, "side", &t0), RKV_OK);
+    assert_seek(t0, "", true, "k", "zero");
+    engine_table_close(t0);
+    engine_shard_close(s0);
+    engine_close(e);
+}
+
+Test(engine, table_next_after_another_call_on_the_shard_aborts, .signal = SIGABRT)
+{
+    struct engine *e = open_ok("n1", 1);
+    struct engine_shard *s = shard_ok(e, 0);
+    struct engine_table *t = NULL;
+    cr_assert_eq(engine_table_open(s, "side", &t), RKV_OK);
+    table_put_ok(t, "a", "1");
+    table_put_ok(t, "b", "2");
+    write_ok(s, 1, "data", 1, "v");
+    struct engine_bytes k, v;
+    cr_assert_eq(engine_table_seek(t, NULL, 0, true, &k, &v), RKV_OK);
+    assert_reads(s, 1, "data", 1, "v"); /* resets the side table's cursor */
+    dir_remove(); /* the abort below skips the suite's fini */
+    test_dir[0] = '\0';
+    (void)engine_table_next(t, &k, &v);
+}
+
+Test(engine, shard_close_with_a_table_open_aborts, .signal = SIGABRT)
+{
+    struct engine *e = open_ok("n1", 1);
+    struct engine_shard *s = shard_ok(e, 0);
+    struct engine_table *t = NULL;
+    cr_assert_eq(engine_table_open(s, "side", &t), RKV_OK);
+    dir_remove();
+    test_dir[0] = '\0';
+    engine_shard_close(s);
+}
+
+Test(engine, table_named_like_the_data_tables_aborts, .signal = SIGABRT)
+{
+    struct engine *e = open_ok("n1", 1);
+    struct engine_shard *s = shard_ok(e, 0);
+    dir_remove();
+    test_dir[0] = '\0';
+    struct engine_table *t = NULL;
+    (void)engine_table_open(s, "shard", &t);
+}
