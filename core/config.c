@@ -76,22 +76,14 @@ static const char config_usage_text[] =
     "  --tombstone-grace S seconds a tombstone is kept after its key was deleted or\n"
     "                      expired, 0 to 315360000 (ten years); keep it longer than any\n"
     "                      replica may be down (default: 259200, 72 hours)\n"
-    "  --peer HOST:PORT    peer port of this node for the cluster; shard i listens on\n"
-    "                      PORT + i (default: none, a node of its own)\n"
-    "  --seeds LIST        the other nodes' --peer addresses, HOST:PORT,HOST:PORT,...\n"
-    "                      (needs --peer; default: none)\n"
-    "  --rf N              replication factor, 1 to 7 (default: 3; a cluster with\n"
-    "                      fewer nodes keeps a copy on each)\n"
-    "  --request-timeout MS\n"
-    "                      how long a coordinator waits for replicas, 10 to 60000\n"
-    "                      (default: 1000)\n"
-    "  --max-skew MS       refuse peer timestamps further ahead of our clock, 1 to\n"
-    "                      600000 (default: 5000)\n"
-    "  --sloppy-quorum     hints count toward W (default: off; see docs/replication.md)\n"
-    "  --hinted-handoff on|off\n"
-    "                      store writes for down replicas on the next live node\n"
-    "                      (default: on)\n"
-    "  --hint-max-age S    drop hints older than this, 1 to 2592000 (default: 10800)\n"
+    "  --peer HOST:PORT    this node's peer port; shard i listens on PORT+i (default: none)\n"
+    "  --seeds LIST        the other nodes' --peer addresses, comma-separated\n"
+    "  --rf N              replication factor, 1 to 7 (default: 3)\n"
+    "  --request-timeout MS  replica wait, 10 to 60000 (default: 1000)\n"
+    "  --max-skew MS       refuse peer timestamps further ahead, 1 to 600000 (default: 5000)\n"
+    "  --sloppy-quorum     hints count toward W (default: off)\n"
+    "  --hinted-handoff on|off  hints for down replicas (default: on)\n"
+    "  --hint-max-age S    drop older hints; under --tombstone-grace (default: 10800)\n"
     "  --no-pin            do not pin shard threads to CPUs (default: pinned)\n"
     "  --log-level L       debug, info, warn or error (default: info)\n"
     "  --config FILE       read settings from an INI file; flags win over it, wherever\n"
@@ -526,7 +518,7 @@ static bool config_set(struct rkv_config *cfg, enum config_key key, const char *
         uint32_t hi = key == KEY_RF                ? RKV_RF_MAX
                       : key == KEY_REQUEST_TIMEOUT ? RKV_REQUEST_TIMEOUT_MS_MAX
                       : key == KEY_MAX_SKEW        ? RKV_CLOCK_SKEW_MS_MAX
-                                                   : RKV_HINT_MAX_AGE_S_MAX;
+                                                   : RKV_HINT_AGE_S_MAX;
         uint32_t *dst = key == KEY_RF                ? &cfg->rf
                         : key == KEY_REQUEST_TIMEOUT ? &cfg->request_timeout_ms
                         : key == KEY_MAX_SKEW        ? &cfg->max_skew_ms
@@ -631,7 +623,7 @@ static void config_defaults(struct rkv_config *cfg)
     cfg->request_timeout_ms = RKV_REQUEST_TIMEOUT_MS_DEFAULT;
     cfg->max_skew_ms = RKV_CLOCK_SKEW_MS_DEFAULT;
     cfg->hinted_handoff = true;
-    cfg->hint_max_age_s = RKV_HINT_MAX_AGE_S_DEFAULT;
+    cfg->hint_max_age_s = RKV_HINT_AGE_S_DEFAULT;
     cfg->pin_threads = true;
     cfg->log_level = RKV_LOG_INFO;
 }
@@ -853,6 +845,11 @@ enum config_rc config_parse(int argc, char **argv, struct rkv_config *cfg_out, c
     /* Rules between settings, wherever they were given. */
     if (cfg_out->seed_count > 0 && !cfg_out->peer_enabled) {
         config_errf(err_out, err_cap, "--seeds: needs --peer (this node's own peer address)");
+        return CONFIG_ERROR;
+    }
+    if (cfg_out->peer_enabled && cfg_out->hinted_handoff && cfg_out->hint_max_age_s >= cfg_out->tombstone_grace_s) {
+        config_errf(err_out, err_cap, "--hint-max-age: must be less than --tombstone-grace (%u s) while hinted handoff is on",
+                    cfg_out->tombstone_grace_s);
         return CONFIG_ERROR;
     }
     if (cfg_out->peer_enabled && (uint32_t)cfg_out->peer.port + cfg_out->shards - 1u > 65535u) {

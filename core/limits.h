@@ -142,11 +142,6 @@ _Static_assert(RKV_VNODES_DEFAULT <= RKV_VNODES_MAX, "the default vnode count is
 #define RKV_REQUEST_TIMEOUT_MS_DEFAULT 1000u
 #define RKV_REQUEST_TIMEOUT_MS_MIN 10u
 #define RKV_REQUEST_TIMEOUT_MS_MAX 60000u
-/* Hints older than --hint-max-age are dropped (and counted): by then read repair and
- * anti-entropy are the better path, and an unbounded hint queue for a node that never comes
- * back would fill the disk. Default 3 h (Cassandra's max_hint_window is the same idea). */
-#define RKV_HINT_MAX_AGE_S_DEFAULT (3u * 3600u)
-#define RKV_HINT_MAX_AGE_S_MAX (30u * 24u * 3600u)
 /* Liveness (until gossip and the phi-accrual detector replace it): shard 0 pings every other
  * node this often, and a node that has not answered a ping (or whose connection is down) for
  * RKV_PEER_DOWN_AFTER_MS is down. */
