@@ -164,7 +164,7 @@ static void write_send(struct coord_req *req, uint32_t i, struct coord_actions *
 
 void coord_write_start(struct coord_req *req, const struct ringmap *r, const struct prefs *p, enum coord_level level,
                        uint32_t flags, uint64_t deadline_ms, const struct record_hdr *hdr, uint32_t down_mask,
-                       struct coord_actions *out)
+                       const struct coord_holders *hold, struct coord_actions *out)
 {
     RKV_ASSERT(r != NULL);
     RKV_ASSERT(hdr != NULL);
@@ -178,8 +178,11 @@ void coord_write_start(struct coord_req *req, const struct ringmap *r, const str
 
     uint32_t down_count = (uint32_t)__builtin_popcount(down_mask);
     struct prefs_replica holders[RKV_RF_MAX];
-    uint32_t holder_count = prefs_next_live(r, p, down_count, holders);
+    uint32_t holder_count = hold != NULL ? prefs_next_live_by(r, p, down_count, hold->up, hold->ctx, holders)
+                                         : prefs_next_live(r, p, down_count, holders);
     RKV_ASSERT(holder_count <= down_count);
+    while (hold != NULL && hold->fallback != NULL && holder_count < down_count)
+        holders[holder_count++] = *hold->fallback;
     uint32_t next_holder = 0;
     for (uint32_t i = 0; i < req->rf; i++) {
         struct coord_replica *s = &req->replica[i];

@@ -155,16 +155,29 @@ uint32_t coord_needed(enum coord_level level, uint32_t rf);
  * the caller's highest known version + 1; the value bytes stay with the caller, who sends
  * them with every copy of the record) to the replicas of p (borrowed for this call only).
  * down_mask: bit i set when replica i is down in the caller's failure detector; each down
- * replica gets a hint holder from prefs_next_live(r, p, ...), in list order, and its copy
- * goes there as a hint; a down replica left without a holder is FAILED at once. The answer
+ * replica gets a hint holder from prefs_next_live(r, p, ...) (or holders' view and
+ * fallback), in list order, and its copy goes there as a hint; a down replica left without a
+ * holder is FAILED at once. The answer
  * goes out at W (OK), or UNAVAILABLE once nothing is in flight below W, or at the deadline.
  * Every reachable replica gets the record even when W is out of reach from the start, so
  * that the answer reports how many acknowledged (the write may then have landed on some).
  * An empty list answers UNAVAILABLE at once. flags: COORD_F_SLOPPY or 0. Coordinating
  * shard only. */
+/* Where hints may go. NULL: holders from prefs_next_live() (the snapshot's liveness), none
+ * past them. */
+struct coord_holders {
+    /* The failure detector's current view, for prefs_next_live_by(). */
+    bool (*up)(void *ctx, uint32_t node_idx);
+    void *ctx;
+    /* When fewer live nodes than down replicas are left past the list (a cluster of RF
+     * nodes has none), the rest of the hints go here: the coordinator's own node, as
+     * Cassandra does. NULL: none (those replicas fail). */
+    const struct prefs_replica *fallback;
+};
+
 void coord_write_start(struct coord_req *req, const struct ringmap *r, const struct prefs *p, enum coord_level level,
                        uint32_t flags, uint64_t deadline_ms, const struct record_hdr *hdr, uint32_t down_mask,
-                       struct coord_actions *out);
+                       const struct coord_holders *holders, struct coord_actions *out);
 
 /* Starts a read of the replicas of p (borrowed for this call only): every replica not in
  * down_mask is asked (send_mask); the answer goes out once R have answered (and, for quorum

@@ -26,6 +26,7 @@
 #include "replication/peers.h"
 #include "ring/members.h"
 #include "ring/prefs.h"
+#include "storage/hints.h"
 #include "storage/kv.h"
 
 /* Replica operations. */
@@ -116,6 +117,7 @@ struct creq {
 struct replica_msg {
     struct node_msg msg;
     uint8_t op;                      /* enum rop */
+    const char *hint_for;            /* ROP_WRITE as a hint for this node (the ring's string) */
     bool executed;                   /* by the owning shard: on its way back (or delivered) */
     struct creq *q;
     uint32_t tag;
@@ -155,6 +157,8 @@ static void dbg_event(struct node_shard *ns, struct creq *q, uint32_t i, enum rk
                       bool found, const uint8_t *value, uint32_t value_bytes);
 static void dbg_hint_done(struct node_shard *ns, struct creq *q);
 static void dbg_hints_ask(struct node_shard *ns, struct creq *q);
+static void replay_tick(struct node_shard *ns, uint64_t now_ms);
+static struct replay *replay_new(void);
 
 
 /* ---- the deadline list ---- */
@@ -303,8 +307,6 @@ static enum rkv_err creq_send(struct node_shard *ns, struct creq *q, uint32_t ta
 {
     uint32_t shard = prefs_replica_shard(q->ring, rep);
     if (rep->node_idx == cluster_self(cl(ns))) {
-        if (hint_for != NULL)
-            return RKV_INVALID_ARG; /* hints are never held for ourselves by ourselves */
         struct replica_msg *m = calloc(1, sizeof *m);
         if (m == NULL)
             return RKV_BUSY;
@@ -320,6 +322,7 @@ static enum rkv_err creq_send(struct node_shard *ns, struct creq *q, uint32_t ta
             m->hdr = *hdr;
         m->value = value;
         m->value_bytes = value_bytes;
+        m->hint_for = hint_for;
         q->local_inflight++;
         if (shard == ns->sh->idx)
             cg_on_msg(ns, &m->msg); /* executed here; delivered after the flush */
@@ -426,6 +429,8 @@ static uint32_t creq_down_mask(const struct node_shard *ns, const struct creq *q
     return mask;
 }
 
+static bool holder_up(void *ctx, uint32_t node_idx) { return cluster_up(ctx, node_idx); }
+
 /* The probe (a write's version read, or a conditional put's read) answered: check, stamp and
  * start the write. */
 static void creq_after_probe(struct node_shard *ns, struct creq *q, const struct coord_answer *a)
@@ -466,8 +471,12 @@ static void creq_after_probe(struct node_shard *ns, struct creq *q, const struct
     q->wr_started = true;
     for (uint32_t i = 0; i < RKV_RF_MAX; i++)
         q->slot[1][i] = PEERS_SLOT_NONE;
+    /* Hints for down replicas: the next live nodes past the list, else this node (a cluster
+     * of RF nodes has no node past the list). The fallback's shard is this one. */
+    struct prefs_replica self = { .node_idx = cluster_self(cl(ns)), .vnode_idx = ns->sh->idx };
+    struct coord_holders hold = { .up = holder_up, .ctx = cl(ns), .fallback = &self };
     coord_write_start(&q->wr, q->ring, &q->prefs, (enum coord_level)q->level, cfg->sloppy_quorum ? COORD_F_SLOPPY : 0,
-                      q->deadline_ms, &hdr, down, &act);
+                      q->deadline_ms, &hdr, down, &hold, &act);
     creq_apply(ns, q, true, &act);
 }
 
@@ -589,7 +598,14 @@ static void replica_execute(struct node_shard *ns, struct replica_msg *m)
 {
     uint64_t now = rkv_wall_ms();
     bool wrote = false;
-    if (m->op == ROP_WRITE) {
+    if (m->op == ROP_WRITE && m->hint_for != NULL) {
+        uint64_t seq;
+        m->err = hints_put(ns->hints, m->hint_for, strlen(m->hint_for), m->token, m->key, m->key_bytes, &m->hdr,
+                           m->value, m->value_bytes, now, &seq);
+        wrote = m->err == RKV_OK;
+        if (wrote)
+            ns->m.hints_stored++;
+    } else if (m->op == ROP_WRITE) {
         struct kv_apply_args a = { .token = m->token, .key = m->key, .key_bytes = m->key_bytes, .hdr = m->hdr,
                                    .value = m->value, .value_bytes = m->value_bytes,
                                    .max_skew_ms = ns->node->cfg.max_skew_ms };
@@ -1051,6 +1067,7 @@ void cg_tick(struct node_shard *ns, uint64_t now_ms)
     peers_tick(ns->peers);
     if (ns->sh->idx == 0)
         cluster_shard0_tick(ns->node->cluster, now_ms);
+    replay_tick(ns, now_ms);
     /* In start order, which is deadline order: stop at the first one still in time. */
     struct creq *q = ns->creq_head;
     while (q != NULL && q->deadline_ms <= now_ms) {
@@ -1079,6 +1096,9 @@ void cg_turn(struct node_shard *ns, uint64_t now_ms)
 
 enum rkv_err cg_start(struct node_shard *ns)
 {
+    ns->replay = replay_new();
+    if (ns->replay == NULL)
+        return RKV_BUSY;
     enum rkv_err err = peers_create(ns, &ns->peers);
     if (err == RKV_OK && ns->sh->idx == 0)
         err = cluster_shard0_start(ns->node->cluster, ns);
@@ -1110,6 +1130,8 @@ void cg_free(struct node_shard *ns)
 {
     peers_free(ns->peers);
     ns->peers = NULL;
+    free(ns->replay);
+    ns->replay = NULL;
 }
 
 /* ---- hinted handoff (storage in storage/hints.h) ---- */
@@ -1117,8 +1139,12 @@ void cg_free(struct node_shard *ns)
 static enum rkv_err cg_hint_store(struct node_shard *ns, const struct peer_write *w, const struct record_hdr *hdr,
                                   uint64_t now_ms)
 {
-    (void)ns; (void)w; (void)hdr; (void)now_ms;
-    return RKV_UNAVAILABLE; /* FIXME(issue 5): wired with storage/hints */
+    uint64_t seq;
+    enum rkv_err err = hints_put(ns->hints, (const char *)w->hint.data, w->hint.bytes, w->token, w->key.data, w->key.bytes,
+                                 hdr, w->rec.value, w->rec.value_bytes, now_ms, &seq);
+    if (err == RKV_OK)
+        ns->m.hints_stored++;
+    return err;
 }
 
 static enum rkv_err cg_peer_frame_more(struct node_shard *ns, struct conn *c, const struct peer_frame *f)
@@ -1255,3 +1281,150 @@ static void dbg_hints_ask(struct node_shard *ns, struct creq *q)
     (void)ns;
     (void)q; /* FIXME(issue 5): HINT_LIST to every node once the codec has it */
 }
+
+/* ---- hint replay ---- */
+
+/* Replays in flight per shard, and sent per tick (100 ms): at most 640 hint writes a second
+ * per shard, so that a returning node catches up without being flooded. */
+#define REPLAY_INFLIGHT_MAX 64u
+#define REPLAY_PER_TICK 64u
+/* After a failed replay a target is left alone this long. */
+#define REPLAY_RETRY_MS 1000u
+/* Expiry runs once a second, removing at most this many hints a step. */
+#define HINT_EXPIRE_STEP 256u
+
+struct replay_slot {
+    bool used;
+    uint32_t node_idx;
+    uint64_t seq;
+};
+
+struct replay {
+    uint32_t inflight;
+    uint64_t after[RKV_NODES_MAX];     /* per target node: the last sequence sent this round */
+    uint64_t retry_ms[RKV_NODES_MAX];  /* per target node: no replay before this time */
+    struct replay_slot slot[REPLAY_INFLIGHT_MAX];
+};
+
+static void replay_answer(struct node_shard *ns, void *owner, uint32_t tag, const struct peer_frame *f, enum rkv_err err)
+{
+    (void)owner;
+    (void)err;
+    struct replay *rp = ns->replay;
+    struct replay_slot *s = &rp->slot[tag];
+    RKV_ASSERT(s->used);
+    s->used = false;
+    rp->inflight--;
+    const struct ringmap *ring = cluster_ring(cl(ns));
+    const char *target = members_get(ringmap_members(ring), s->node_idx)->node_id;
+    bool delivered = f != NULL && f->opcode == PEER_OP_REPLICA_WRITE_ACK &&
+                     (f->status == PEER_ST_OK || f->status == PEER_ST_FENCED);
+    if (delivered) {
+        /* FENCED: the target holds this write or a newer one: done either way. The removal
+         * rides on the next group commit; lost in a crash, the hint is replayed again, which
+         * the target takes as a duplicate. */
+        if (hints_remove(ns->hints, target, strlen(target), s->seq) == RKV_OK) {
+            ns->m.hints_replayed++;
+            ns->wrote = true;
+        }
+    } else {
+        rp->after[s->node_idx] = 0; /* the round starts over from the oldest */
+        rp->retry_ms[s->node_idx] = rkv_wall_ms() + REPLAY_RETRY_MS;
+    }
+}
+
+static uint32_t replay_slot_take(struct replay *rp)
+{
+    for (uint32_t i = 0; i < REPLAY_INFLIGHT_MAX; i++) {
+        if (!rp->slot[i].used)
+            return i;
+    }
+    return REPLAY_INFLIGHT_MAX;
+}
+
+/* Sends the next hints of target node_idx; returns how many were sent. */
+static uint32_t replay_target(struct node_shard *ns, const struct ringmap *ring, const struct hints_target_info *ti,
+                              uint32_t node_idx, uint32_t budget, uint64_t now_ms)
+{
+    struct replay *rp = ns->replay;
+    uint32_t sent = 0;
+    while (sent < budget && rp->inflight < REPLAY_INFLIGHT_MAX) {
+        struct hint_view v;
+        enum rkv_err err = hints_next(ns->hints, ti->target, ti->target_bytes, rp->after[node_idx], &v);
+        if (err == RKV_CORRUPT) {
+            /* Undecodable: it can never be delivered. */
+            if (hints_remove(ns->hints, ti->target, ti->target_bytes, v.seq) == RKV_OK)
+                ns->m.hints_dropped++;
+            continue;
+        }
+        if (err != RKV_OK)
+            break; /* RKV_NOT_FOUND: everything was sent this round */
+        rp->after[node_idx] = v.seq;
+        struct prefs p;
+        prefs_for_token(ring, v.token, ns->node->cfg.rf, &p);
+        uint32_t k = 0;
+        while (k < p.count && p.replica[k].node_idx != node_idx)
+            k++;
+        if (k == p.count) {
+            /* The target no longer holds this key (membership changed): nothing to deliver. */
+            if (hints_remove(ns->hints, ti->target, ti->target_bytes, v.seq) == RKV_OK)
+                ns->m.hints_dropped++;
+            continue;
+        }
+        struct peer_frame f = { .opcode = PEER_OP_REPLICA_WRITE };
+        const struct record_hdr *h = &v.rec.hdr;
+        f.write.token = v.token;
+        f.write.rec = (struct peer_record){ .flags = (h->flags & REC_F_TOMBSTONE) ? PEER_REC_F_TOMBSTONE : 0,
+                                            .origin = h->origin, .timestamp = h->timestamp, .version = h->version,
+                                            .expiry_ms = h->expiry_ms, .value_bytes = v.rec.value_bytes,
+                                            .value = v.rec.value };
+        f.write.deadline_ms = ns->node->cfg.request_timeout_ms;
+        f.write.consistency = BIN_CONS_ONE;
+        f.write.key = (struct peer_str){ v.key, (uint32_t)v.key_bytes };
+        uint32_t i = replay_slot_take(rp);
+        RKV_ASSERT(i < REPLAY_INFLIGHT_MAX); /* inflight < REPLAY_INFLIGHT_MAX */
+        uint32_t slot;
+        err = peers_request(ns->peers, node_idx, prefs_replica_shard(ring, &p.replica[k]), &f, replay_answer, NULL, i,
+                            &slot);
+        if (err != RKV_OK) {
+            rp->after[node_idx] = 0;
+            rp->retry_ms[node_idx] = now_ms + REPLAY_RETRY_MS;
+            break;
+        }
+        rp->slot[i] = (struct replay_slot){ .used = true, .node_idx = node_idx, .seq = v.seq };
+        rp->inflight++;
+        sent++;
+    }
+    return sent;
+}
+
+static void replay_tick(struct node_shard *ns, uint64_t now_ms)
+{
+    const struct ringmap *ring = cluster_ring(cl(ns));
+    if (ring == NULL || ns->hints == NULL || ns->replay == NULL)
+        return;
+    if (now_ms >= ns->hint_expire_next_ms) {
+        ns->hint_expire_next_ms = now_ms + 1000u;
+        uint32_t dropped = 0;
+        if (hints_expire(ns->hints, now_ms, (uint64_t)ns->node->cfg.hint_max_age_s * 1000u, HINT_EXPIRE_STEP, &dropped) ==
+                RKV_OK &&
+            dropped > 0) {
+            ns->m.hints_dropped += dropped;
+            ns->wrote = true;
+        }
+    }
+    uint32_t budget = REPLAY_PER_TICK;
+    uint32_t idx = 0;
+    struct hints_target_info ti;
+    const struct members *m = ringmap_members(ring);
+    while (budget > 0 && ns->replay->inflight < REPLAY_INFLIGHT_MAX && hints_target_next(ns->hints, &idx, &ti)) {
+        uint32_t node_idx;
+        if (!members_find(m, ti.target, &node_idx) || node_idx == cluster_self(cl(ns)))
+            continue; /* not a member: its hints wait for the age limit */
+        if (!cluster_up(cl(ns), node_idx) || now_ms < ns->replay->retry_ms[node_idx])
+            continue;
+        budget -= replay_target(ns, ring, &ti, node_idx, budget, now_ms);
+    }
+}
+
+static struct replay *replay_new(void) { return calloc(1, sizeof(struct replay)); }

@@ -210,6 +210,18 @@ char *metrics_render(const struct node_info *info, const struct shard_metrics *s
     counter_per_shard(&t, "ringkv_hints_stored_total", "Hints stored on this shard for down replicas.", s, count, OFF(hints_stored), 1.0);
     counter_per_shard(&t, "ringkv_hints_replayed_total", "Hints delivered to their target and removed.", s, count, OFF(hints_replayed), 1.0);
     counter_per_shard(&t, "ringkv_hints_dropped_total", "Hints dropped unreplayed (older than --hint-max-age, or undeliverable).", s, count, OFF(hints_dropped), 1.0);
+    header(&t, "ringkv_hints_queued", "gauge", "Hints held on this shard for a target node.");
+    for (uint32_t i = 0; i < count; i++) {
+        for (uint32_t k = 0; k < s[i].hint_targets; k++)
+            text_add(&t, "ringkv_hints_queued{shard=\"%u\",target=\"%s\"} %llu\n", s[i].shard, s[i].hint_q[k].target,
+                     (unsigned long long)s[i].hint_q[k].count);
+    }
+    header(&t, "ringkv_hints_oldest_age_seconds", "gauge", "Age of the oldest hint held on this shard for a target node.");
+    for (uint32_t i = 0; i < count; i++) {
+        for (uint32_t k = 0; k < s[i].hint_targets; k++)
+            text_add(&t, "ringkv_hints_oldest_age_seconds{shard=\"%u\",target=\"%s\"} %.3f\n", s[i].shard,
+                     s[i].hint_q[k].target, (double)s[i].hint_q[k].oldest_age_ms / 1000.0);
+    }
     counter_per_shard(&t, "ringkv_storage_sweep_passes_total", "Completed sweeper passes over the shard's table.", s, count, OFF(sweep_passes), 1.0);
     counter_per_shard(&t, "ringkv_rowcache_hits_total", "Row cache lookups answered from memory (by reads and by the read each write does first).", s, count, OFF(rowcache_hits), 1.0);
     counter_per_shard(&t, "ringkv_rowcache_misses_total", "Row cache lookups that went to storage.", s, count, OFF(rowcache_misses), 1.0);

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/limits.h"
 #include "net/server.h"
 
 /* Prometheus histogram buckets for latencies, upper bounds in microseconds (+Inf implied). */
@@ -26,6 +27,9 @@ void lat_record(struct lat_buckets *b, uint64_t us);
  * parsing and executing local requests, the group commit with its answers, the sweeper's
  * step (timed only on turns that run it), and starting sends. */
 enum node_phase { NODE_PHASE_INPUT, NODE_PHASE_COMMIT, NODE_PHASE_SWEEP, NODE_PHASE_OUTPUT, NODE_PHASE_COUNT };
+
+/* Targets whose hint queues a shard reports in /metrics (bounded: one line per target). */
+#define METRICS_HINT_TARGETS 32u
 
 /* Everything one shard reports. */
 struct shard_metrics {
@@ -53,6 +57,13 @@ struct shard_metrics {
     uint64_t cl_fenced;          /* writes refused by a replica holding a newer one */
     uint64_t cl_skew_refused;    /* timestamps refused for clock skew */
     uint64_t hints_stored, hints_replayed, hints_dropped;
+    /* Hints held on this shard per target node (the first METRICS_HINT_TARGETS of them). */
+    uint32_t hint_targets;
+    struct metrics_hint_q {
+        char target[RKV_NODE_ID_BYTES_MAX + 1];
+        uint64_t count;
+        uint64_t oldest_age_ms;
+    } hint_q[METRICS_HINT_TARGETS];
 };
 
 struct node_info {

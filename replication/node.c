@@ -21,6 +21,7 @@
 #include "net/server.h"
 #include "ring/token.h"
 #include "storage/engine.h"
+#include "storage/hints.h"
 #include "storage/kv.h"
 #include "storage/rowcache.h"
 #include "storage/sweep.h"
@@ -211,6 +212,17 @@ static void node_snapshot(struct node_shard *ns, struct shard_metrics *out)
         out->rowcache_budget_bytes = rs.budget_bytes;
         out->rowcache_entries = rs.entries_count;
     }
+    if (ns->hints != NULL) {
+        uint32_t idx = 0;
+        struct hints_target_info ti;
+        uint64_t wall = rkv_wall_ms();
+        while (out->hint_targets < METRICS_HINT_TARGETS && hints_target_next(ns->hints, &idx, &ti)) {
+            struct metrics_hint_q *q = &out->hint_q[out->hint_targets++];
+            memcpy(q->target, ti.target, sizeof q->target);
+            q->count = ti.count;
+            q->oldest_age_ms = ti.oldest_ms != 0 && wall > ti.oldest_ms ? wall - ti.oldest_ms : 0;
+        }
+    }
     if (engine_cache_stats(ns->es, &out->wt_cache_bytes, &out->wt_cache_max_bytes) != RKV_OK)
         out->wt_cache_bytes = out->wt_cache_max_bytes = 0;
 }
@@ -378,7 +390,9 @@ static enum rkv_err hook_start(struct shard *sh)
     nc.peer.port = (uint16_t)(nc.peer.port + sh->idx);
     struct net_handler h = { .on_request = node_on_request, .on_peer_frame = node_on_peer_frame, .ctx = ns };
     if (n->cluster != NULL) {
-        err = cg_start(ns);
+        err = hints_open(ns->es, &ns->hints);
+        if (err == RKV_OK)
+            err = cg_start(ns);
         if (err != RKV_OK)
             return err;
     }
@@ -525,6 +539,10 @@ static void hook_finish(struct shard *sh)
     }
     if (ns->node->cluster != NULL)
         cg_free(ns);
+    if (ns->hints) {
+        hints_close(ns->hints);
+        ns->hints = NULL;
+    }
     if (ns->es) {
         engine_shard_close(ns->es);
         ns->es = NULL;

@@ -93,8 +93,7 @@ struct node_shard {
     struct creq *creq_head, *creq_tail;        /* coordinated requests by deadline (FIFO) */
     uint32_t creq_count;
     struct creq *cond_head;                    /* conditional puts running here, one per key */
-    uint32_t replay_inflight;                  /* hint replays in flight */
-    uint64_t replay_next_ms;                   /* next hint replay round */
+    struct replay *replay;                     /* hint replay state (coordinate.c) */
     uint64_t hint_expire_next_ms;
     uint32_t local_jobs;                       /* peer jobs and replica messages not yet answered */
     bool in_client_request;                    /* inside net_handler.on_request */

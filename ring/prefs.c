@@ -40,8 +40,8 @@ void prefs_for_token(const struct ringmap *r, uint64_t token, uint32_t rf, struc
     RKV_ASSERT(prefs_out->count == want);
 }
 
-uint32_t prefs_next_live(const struct ringmap *r, const struct prefs *p, uint32_t want,
-                         struct prefs_replica *live_out)
+uint32_t prefs_next_live_by(const struct ringmap *r, const struct prefs *p, uint32_t want,
+                            bool (*up)(void *ctx, uint32_t node_idx), void *ctx, struct prefs_replica *live_out)
 {
     RKV_ASSERT(r != NULL);
     RKV_ASSERT(p != NULL);
@@ -52,19 +52,30 @@ uint32_t prefs_next_live(const struct ringmap *r, const struct prefs *p, uint32_
     if (count == 0 || p->count == 0 || want == 0)
         return 0;
     RKV_ASSERT(p->last_pos < count);
-    const struct members *m = ringmap_members(r);
     uint32_t found = 0;
     uint32_t pos = ringmap_next(r, p->last_pos);
     /* One lap at most: from just after the list's last replica round to it again. */
     for (uint32_t step = 0; step + 1u < count && found < want; step++, pos = ringmap_next(r, pos)) {
         struct ringmap_entry e = ringmap_entry(r, pos);
-        if (!members_get(m, e.node_idx)->up)
+        if (!up(ctx, e.node_idx))
             continue;
         if (prefs_has(p->replica, p->count, e.node_idx) || prefs_has(live_out, found, e.node_idx))
             continue;
         live_out[found++] = (struct prefs_replica){ .node_idx = e.node_idx, .vnode_idx = e.vnode_idx };
     }
     return found;
+}
+
+static bool prefs_snapshot_up(void *ctx, uint32_t node_idx)
+{
+    return members_get(ctx, node_idx)->up;
+}
+
+uint32_t prefs_next_live(const struct ringmap *r, const struct prefs *p, uint32_t want,
+                         struct prefs_replica *live_out)
+{
+    RKV_ASSERT(r != NULL);
+    return prefs_next_live_by(r, p, want, prefs_snapshot_up, (void *)ringmap_members(r), live_out);
 }
 
 uint32_t prefs_replica_shard(const struct ringmap *r, const struct prefs_replica *rep)

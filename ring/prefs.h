@@ -7,6 +7,7 @@
 #ifndef RKV_RING_PREFS_H
 #define RKV_RING_PREFS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "core/limits.h"
@@ -40,6 +41,11 @@ void prefs_for_token(const struct ringmap *r, uint64_t token, uint32_t rf, struc
  * once around the ring. */
 uint32_t prefs_next_live(const struct ringmap *r, const struct prefs *p, uint32_t want,
                          struct prefs_replica *live_out);
+
+/* As prefs_next_live(), with liveness from up(ctx, node_idx) instead of the snapshot's flags
+ * (a failure detector's current view). */
+uint32_t prefs_next_live_by(const struct ringmap *r, const struct prefs *p, uint32_t want,
+                            bool (*up)(void *ctx, uint32_t node_idx), void *ctx, struct prefs_replica *live_out);
 
 /* The shard of replica rep's node that owns rep's vnode. */
 uint32_t prefs_replica_shard(const struct ringmap *r, const struct prefs_replica *rep);

@@ -84,7 +84,7 @@ static void write_start(struct ringmap *r, struct coord_req *q, uint32_t rf, enu
     prefs_for_token(r, 15, rf, &p);
     cr_assert_eq(p.count, rf);
     struct record_hdr h = rec(T0, 7, 5);
-    coord_write_start(q, r, &p, level, flags, DEADLINE, &h, down_mask, a);
+    coord_write_start(q, r, &p, level, flags, DEADLINE, &h, down_mask, NULL, a);
 }
 
 static void read_start(struct ringmap *r, struct coord_req *q, uint32_t rf, enum coord_level level, uint32_t flags,
@@ -130,7 +130,7 @@ Test(coord, needed_uses_the_clipped_rf_of_the_list)
     struct coord_req q;
     struct coord_actions a;
     struct record_hdr h = rec(T0, 1, 1);
-    coord_write_start(&q, r, &p, COORD_ALL, 0, DEADLINE, &h, 0, &a);
+    coord_write_start(&q, r, &p, COORD_ALL, 0, DEADLINE, &h, 0, NULL, &a);
     cr_assert_eq(q.needed, 2u);
     cr_assert_eq(a.send_mask, 3u);
     ringmap_free(r);
@@ -143,7 +143,7 @@ Test(coord, an_empty_list_answers_unavailable_at_once)
     struct coord_req q;
     struct coord_actions a;
     struct record_hdr h = rec(T0, 1, 1);
-    coord_write_start(&q, r, &p, COORD_ONE, 0, DEADLINE, &h, 0, &a);
+    coord_write_start(&q, r, &p, COORD_ONE, 0, DEADLINE, &h, 0, NULL, &a);
     cr_assert(a.answer_now);
     cr_assert_eq(a.answer.err, RKV_UNAVAILABLE);
     cr_assert_eq(a.answer.acked, 0u);
@@ -1068,5 +1068,61 @@ Test(coord, a_write_of_version_zero_aborts, .signal = SIGABRT)
     struct coord_req q;
     struct coord_actions a;
     struct record_hdr h = rec(T0, 1, 0);
-    coord_write_start(&q, r, &p, COORD_ONE, 0, DEADLINE, &h, 0, &a);
+    coord_write_start(&q, r, &p, COORD_ONE, 0, DEADLINE, &h, 0, NULL, &a);
+}
+
+/* ---- Hint holders from the caller's liveness view, and the fallback holder ---- */
+
+static bool up_except_e_and_f(void *ctx, uint32_t node_idx)
+{
+    const struct ringmap *r = ctx;
+    char n = name_of(r, node_idx);
+    return n != 'e' && n != 'f';
+}
+
+Test(coord, holders_follow_the_callers_liveness_view_not_the_snapshot)
+{
+    /* The snapshot says everybody is up; the caller's view says e and f are down. RF 3 from
+     * token 15 is b, c, d; d is down, so its hint goes past the list: e and f are down in the
+     * caller's view, so the holder is a. */
+    struct ringmap *r = six("");
+    struct prefs p;
+    prefs_for_token(r, 15, 3, &p);
+    struct coord_req q;
+    struct coord_actions a;
+    struct record_hdr h = rec(T0, 7, 5);
+    struct coord_holders hold = { .up = up_except_e_and_f, .ctx = r };
+    coord_write_start(&q, r, &p, COORD_QUORUM, 0, DEADLINE, &h, 1u << 2, &hold, &a);
+    cr_assert_eq(a.hint_mask, 1u << 2);
+    cr_assert_eq(name_of(r, coord_hint_holder(&q, 2).node_idx), 'a');
+    ringmap_free(r);
+}
+
+static bool only_b_c_up(void *ctx, uint32_t node_idx)
+{
+    char n = name_of(ctx, node_idx);
+    return n == 'b' || n == 'c';
+}
+
+Test(coord, hints_go_to_the_fallback_holder_when_no_live_node_is_left_past_the_list)
+{
+    /* Only b and c are up: nothing past the list can hold d's hint, so the fallback (the
+     * coordinator's node, here b) holds it; without a fallback d fails at once. */
+    struct ringmap *r = six("");
+    struct prefs p;
+    prefs_for_token(r, 15, 3, &p);
+    struct coord_req q;
+    struct coord_actions a;
+    struct record_hdr h = rec(T0, 7, 5);
+    struct prefs_replica self = p.replica[0];
+    struct coord_holders hold = { .up = only_b_c_up, .ctx = r, .fallback = &self };
+    coord_write_start(&q, r, &p, COORD_QUORUM, 0, DEADLINE, &h, 1u << 2, &hold, &a);
+    cr_assert_eq(a.hint_mask, 1u << 2);
+    cr_assert_eq(a.send_mask, 3u);
+    cr_assert_eq(coord_hint_holder(&q, 2).node_idx, self.node_idx);
+    struct coord_holders none = { .up = only_b_c_up, .ctx = r };
+    coord_write_start(&q, r, &p, COORD_QUORUM, 0, DEADLINE, &h, 1u << 2, &none, &a);
+    cr_assert_eq(a.hint_mask, 0u);
+    cr_assert_eq(coord_replica(&q, 2)->state, COORD_R_FAILED);
+    ringmap_free(r);
 }
