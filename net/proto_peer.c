@@ -102,6 +102,46 @@ enum {
     RACK_OFF_VALUE = 56,
 };
 
+/* FORWARD offsets. */
+enum {
+    FWD_OFF_TOKEN = 12,
+    FWD_OFF_IF_VERSION = 20,
+    FWD_OFF_TTL_S = 28,
+    FWD_OFF_DEADLINE_MS = 32,
+    FWD_OFF_CLIENT_OPCODE = 36,
+    FWD_OFF_CONSISTENCY = 37,
+    FWD_OFF_REQ_FLAGS = 38,
+    FWD_OFF_KEY_BYTES = 40,
+    FWD_OFF_RESERVED = 42,
+    FWD_OFF_VALUE_BYTES = 44,
+    FWD_OFF_KEY = 48,
+};
+
+/* FORWARD_ACK offsets. */
+enum {
+    FACK_OFF_VERSION = 12,
+    FACK_OFF_TIMESTAMP = 20,
+    FACK_OFF_ACKED = 28,
+    FACK_OFF_NEEDED = 29,
+    FACK_OFF_HINTED = 30,
+    FACK_OFF_RESERVED = 31,
+    FACK_OFF_VALUE_BYTES = 32,
+    FACK_OFF_VALUE = 36,
+};
+
+/* HINT_LIST offsets. */
+enum { HLIST_OFF_TOKEN = 12, HLIST_OFF_KEY_BYTES = 20, HLIST_OFF_RESERVED = 22, HLIST_OFF_KEY = 24 };
+
+/* HINT_LIST_ACK offsets, and those of one entry from the entry's start. */
+enum { HACK_OFF_COUNT = 12, HACK_OFF_RESERVED = 14, HACK_OFF_ENTRIES = 16 };
+enum {
+    HENT_OFF_TARGET_BYTES = 0,
+    HENT_OFF_RESERVED = 1,
+    HENT_OFF_VERSION = 4,
+    HENT_OFF_TIMESTAMP = 12,
+    HENT_OFF_END = 20,
+};
+
 _Static_assert(OFF_BODY == PEER_HDR_BYTES, "common header table and PEER_HDR_BYTES agree");
 _Static_assert(HELLO_OFF_TOKENS == PEER_HELLO_FIXED_BYTES, "hello table agrees");
 _Static_assert(PING_OFF_END == PEER_PING_BYTES, "ping table agrees");
@@ -109,6 +149,27 @@ _Static_assert(WRITE_OFF_KEY == PEER_WRITE_FIXED_BYTES, "write table agrees");
 _Static_assert(WACK_OFF_END == PEER_WRITE_ACK_BYTES, "write ack table agrees");
 _Static_assert(READ_OFF_KEY == PEER_READ_FIXED_BYTES, "read table agrees");
 _Static_assert(RACK_OFF_VALUE == PEER_READ_ACK_FIXED_BYTES, "read ack table agrees");
+_Static_assert(FWD_OFF_KEY == PEER_FORWARD_FIXED_BYTES, "forward table agrees");
+_Static_assert(FACK_OFF_VALUE == PEER_FORWARD_ACK_FIXED_BYTES, "forward ack table agrees");
+_Static_assert(HLIST_OFF_KEY == PEER_HINT_LIST_FIXED_BYTES, "hint list table agrees");
+_Static_assert(HACK_OFF_ENTRIES == PEER_HINT_LIST_ACK_FIXED_BYTES, "hint list ack table agrees");
+_Static_assert(HENT_OFF_END == PEER_HINT_LIST_ENTRY_BYTES, "hint entry table agrees");
+/* A forward one byte over its key and value limits still frames, as a replica write does. */
+_Static_assert((uint64_t)PEER_FORWARD_FIXED_BYTES + RKV_KEY_BYTES_MAX + 1u + RKV_VALUE_BYTES_MAX + 1u <=
+                   (uint64_t)RKV_FRAME_BYTES_MAX + PEER_LEN_FIELD_BYTES,
+               "an over-limit forward still frames");
+_Static_assert((uint64_t)PEER_FORWARD_ACK_FIXED_BYTES + RKV_VALUE_BYTES_MAX + 1u <=
+                   (uint64_t)RKV_FRAME_BYTES_MAX + PEER_LEN_FIELD_BYTES,
+               "an over-limit forward ack still frames");
+/* A hint list one entry over its limit, every target as long as a byte can count, frames. */
+_Static_assert((uint64_t)PEER_HINT_LIST_ACK_FIXED_BYTES +
+                       (PEER_HINT_LIST_ENTRIES_MAX + 1u) * (uint64_t)(PEER_HINT_LIST_ENTRY_BYTES + UINT8_MAX) <=
+                   (uint64_t)RKV_FRAME_BYTES_MAX + PEER_LEN_FIELD_BYTES,
+               "an over-limit hint list still frames");
+_Static_assert(PEER_HINT_LIST_ENTRIES_MAX <= UINT16_MAX, "the hint count is a 16-bit field");
+_Static_assert(BIN_REQ_F_KNOWN <= UINT16_MAX, "client request flags are a 16-bit field");
+_Static_assert(RKV_RF_MAX <= UINT8_MAX, "replica counts are 1-byte fields");
+_Static_assert(RKV_TTL_S_MAX <= UINT32_MAX, "ttl is a 32-bit field");
 /* A write one byte over each of its limits (key, value, and a hint of the longest string a
  * byte can count) still frames, so that it is answered with its own status. */
 _Static_assert((uint64_t)PEER_WRITE_FIXED_BYTES + RKV_KEY_BYTES_MAX + 1u + UINT8_MAX + RKV_VALUE_BYTES_MAX + 1u <=
@@ -125,7 +186,23 @@ _Static_assert(PEER_DEADLINE_MS_MAX <= UINT32_MAX, "deadline is a 32-bit field")
 
 static bool peer_opcode_known(uint8_t opcode)
 {
-    return opcode >= PEER_OP_HELLO && opcode <= PEER_OP_REPLICA_READ_ACK;
+    switch (opcode) {
+    case PEER_OP_HELLO:
+    case PEER_OP_HELLO_ACK:
+    case PEER_OP_PING:
+    case PEER_OP_PONG:
+    case PEER_OP_REPLICA_WRITE:
+    case PEER_OP_REPLICA_WRITE_ACK:
+    case PEER_OP_REPLICA_READ:
+    case PEER_OP_REPLICA_READ_ACK:
+    case PEER_OP_FORWARD:
+    case PEER_OP_FORWARD_ACK:
+    case PEER_OP_HINT_LIST:
+    case PEER_OP_HINT_LIST_ACK:
+        return true;
+    default:
+        return false;
+    }
 }
 
 static bool peer_opcode_is_answer(uint8_t opcode)
@@ -144,6 +221,10 @@ const char *peer_opcode_name(uint8_t opcode)
     case PEER_OP_REPLICA_WRITE_ACK: return "REPLICA_WRITE_ACK";
     case PEER_OP_REPLICA_READ: return "REPLICA_READ";
     case PEER_OP_REPLICA_READ_ACK: return "REPLICA_READ_ACK";
+    case PEER_OP_FORWARD: return "FORWARD";
+    case PEER_OP_FORWARD_ACK: return "FORWARD_ACK";
+    case PEER_OP_HINT_LIST: return "HINT_LIST";
+    case PEER_OP_HINT_LIST_ACK: return "HINT_LIST_ACK";
     default: return "?";
     }
 }
@@ -192,6 +273,71 @@ uint64_t peer_hello_token(const struct peer_hello *hello, uint32_t vnode_idx)
     return load_be64(hello->tokens_wire + (size_t)vnode_idx * 8u);
 }
 
+/* Walks the entries of a hint list answer in order; a decoded answer's targets lie back to
+ * back after its entry table, so each is found from the lengths of those before it. */
+struct hint_walk {
+    const struct peer_hint_list_ack *ack;
+    uint32_t next_idx;
+    size_t target_off; /* decoded: offset of the next target from entries_wire */
+};
+
+static void hint_walk_start(struct hint_walk *w, const struct peer_hint_list_ack *ack)
+{
+    RKV_ASSERT(ack->entries != NULL || ack->entries_wire != NULL || ack->count == 0);
+    w->ack = ack;
+    w->next_idx = 0;
+    w->target_off = (size_t)ack->count * PEER_HINT_LIST_ENTRY_BYTES;
+}
+
+static void hint_walk_next(struct hint_walk *w, struct peer_hint_entry *out)
+{
+    const struct peer_hint_list_ack *a = w->ack;
+    RKV_ASSERT(w->next_idx < a->count);
+    uint32_t i = w->next_idx++;
+    if (a->entries != NULL) {
+        *out = a->entries[i];
+        return;
+    }
+    const uint8_t *e = a->entries_wire + (size_t)i * PEER_HINT_LIST_ENTRY_BYTES;
+    out->target.data = a->entries_wire + w->target_off;
+    out->target.bytes = e[HENT_OFF_TARGET_BYTES];
+    out->version = load_be64(e + HENT_OFF_VERSION);
+    out->timestamp = load_be64(e + HENT_OFF_TIMESTAMP);
+    w->target_off += out->target.bytes;
+}
+
+void peer_hint_list_entry(const struct peer_hint_list_ack *ack, uint32_t entry_idx, struct peer_hint_entry *entry_out)
+{
+    RKV_ASSERT(ack != NULL);
+    RKV_ASSERT(entry_out != NULL);
+    RKV_ASSERT(entry_idx < ack->count);
+    struct hint_walk w;
+    hint_walk_start(&w, ack);
+    if (ack->entries == NULL) {
+        /* Skip the targets of the entries before this one without decoding them. */
+        for (uint32_t i = 0; i < entry_idx; i++)
+            w.target_off += ack->entries_wire[(size_t)i * PEER_HINT_LIST_ENTRY_BYTES + HENT_OFF_TARGET_BYTES];
+    }
+    w.next_idx = entry_idx;
+    hint_walk_next(&w, entry_out);
+}
+
+/* The bytes of a hint list answer's targets; false when one does not fit its 1-byte length. */
+static bool hint_targets_bytes(const struct peer_hint_list_ack *a, uint64_t *bytes_out)
+{
+    *bytes_out = 0;
+    struct hint_walk w;
+    hint_walk_start(&w, a);
+    for (uint32_t i = 0; i < a->count; i++) {
+        struct peer_hint_entry e;
+        hint_walk_next(&w, &e);
+        if (e.target.bytes > UINT8_MAX)
+            return false;
+        *bytes_out += e.target.bytes;
+    }
+    return true;
+}
+
 uint64_t peer_record_digest(const struct peer_record *rec)
 {
     RKV_ASSERT(rec != NULL);
@@ -216,6 +362,28 @@ uint64_t peer_record_digest(const struct peer_record *rec)
 }
 
 /* ---- sizes ---- */
+
+struct peer_str peer_frame_value(const struct peer_frame *frame)
+{
+    RKV_ASSERT(frame != NULL);
+    struct peer_str none = {NULL, 0};
+    switch (frame->opcode) {
+    case PEER_OP_REPLICA_WRITE: {
+        struct peer_str v = {frame->write.rec.value, frame->write.rec.value_bytes};
+        return v;
+    }
+    case PEER_OP_REPLICA_READ_ACK: {
+        struct peer_str v = {frame->read_ack.rec.value, frame->read_ack.rec.value_bytes};
+        return v;
+    }
+    case PEER_OP_FORWARD:
+        return frame->forward.value;
+    case PEER_OP_FORWARD_ACK:
+        return frame->forward_ack.value;
+    default:
+        return none;
+    }
+}
 
 /* The body lengths of a frame as the encoder will write them: the size before the value
  * (head) and the value. False when a length does not fit its wire field. */
@@ -260,6 +428,29 @@ static bool frame_sizes(const struct peer_frame *f, uint64_t *head_out, uint64_t
         *head_out = PEER_READ_ACK_FIXED_BYTES;
         *value_out = f->read_ack.rec.value_bytes;
         return true;
+    case PEER_OP_FORWARD:
+        if (f->forward.key.bytes > UINT16_MAX)
+            return false;
+        *head_out = (uint64_t)PEER_FORWARD_FIXED_BYTES + f->forward.key.bytes;
+        *value_out = f->forward.value.bytes;
+        return true;
+    case PEER_OP_FORWARD_ACK:
+        *head_out = PEER_FORWARD_ACK_FIXED_BYTES;
+        *value_out = f->forward_ack.value.bytes;
+        return true;
+    case PEER_OP_HINT_LIST:
+        if (f->hint_list.key.bytes > UINT16_MAX)
+            return false;
+        *head_out = (uint64_t)PEER_HINT_LIST_FIXED_BYTES + f->hint_list.key.bytes;
+        return true;
+    case PEER_OP_HINT_LIST_ACK: {
+        uint64_t targets;
+        if (!hint_targets_bytes(&f->hint_list_ack, &targets))
+            return false;
+        *head_out = (uint64_t)PEER_HINT_LIST_ACK_FIXED_BYTES +
+                    (uint64_t)f->hint_list_ack.count * PEER_HINT_LIST_ENTRY_BYTES + targets;
+        return true;
+    }
     default:
         /* An opcode without a layout has a bare header: tests use it to send unknown
          * opcodes. */
@@ -358,6 +549,52 @@ static void encode_read_ack(uint8_t *buf, const struct peer_read_ack *a)
     store_be32(buf + RACK_OFF_VALUE_BYTES, a->rec.value_bytes);
 }
 
+static void encode_forward(uint8_t *buf, const struct peer_forward *w)
+{
+    store_be64(buf + FWD_OFF_TOKEN, w->token);
+    store_be64(buf + FWD_OFF_IF_VERSION, w->if_version);
+    store_be32(buf + FWD_OFF_TTL_S, w->ttl_s);
+    store_be32(buf + FWD_OFF_DEADLINE_MS, w->deadline_ms);
+    buf[FWD_OFF_CLIENT_OPCODE] = w->client_opcode;
+    buf[FWD_OFF_CONSISTENCY] = w->consistency;
+    store_be16(buf + FWD_OFF_REQ_FLAGS, w->req_flags);
+    store_be16(buf + FWD_OFF_KEY_BYTES, (uint16_t)w->key.bytes);
+    store_be16(buf + FWD_OFF_RESERVED, 0);
+    store_be32(buf + FWD_OFF_VALUE_BYTES, w->value.bytes);
+    (void)put_str(buf + FWD_OFF_KEY, &w->key);
+}
+
+static void encode_forward_ack(uint8_t *buf, const struct peer_forward_ack *a)
+{
+    store_be64(buf + FACK_OFF_VERSION, a->version);
+    store_be64(buf + FACK_OFF_TIMESTAMP, a->timestamp);
+    buf[FACK_OFF_ACKED] = a->acked;
+    buf[FACK_OFF_NEEDED] = a->needed;
+    buf[FACK_OFF_HINTED] = a->hinted;
+    buf[FACK_OFF_RESERVED] = 0;
+    store_be32(buf + FACK_OFF_VALUE_BYTES, a->value.bytes);
+}
+
+static void encode_hint_list_ack(uint8_t *buf, const struct peer_hint_list_ack *a)
+{
+    store_be16(buf + HACK_OFF_COUNT, a->count);
+    store_be16(buf + HACK_OFF_RESERVED, 0);
+    uint8_t *table = buf + HACK_OFF_ENTRIES;
+    uint8_t *p = table + (size_t)a->count * PEER_HINT_LIST_ENTRY_BYTES;
+    struct hint_walk w;
+    hint_walk_start(&w, a);
+    for (uint32_t i = 0; i < a->count; i++) {
+        struct peer_hint_entry e;
+        hint_walk_next(&w, &e);
+        uint8_t *t = table + (size_t)i * PEER_HINT_LIST_ENTRY_BYTES;
+        t[HENT_OFF_TARGET_BYTES] = (uint8_t)e.target.bytes;
+        memset(t + HENT_OFF_RESERVED, 0, 3);
+        store_be64(t + HENT_OFF_VERSION, e.version);
+        store_be64(t + HENT_OFF_TIMESTAMP, e.timestamp);
+        p = put_str(p, &e.target);
+    }
+}
+
 size_t peer_frame_encode_head(uint8_t *buf, size_t cap, const struct peer_frame *frame)
 {
     RKV_ASSERT(frame != NULL);
@@ -401,6 +638,21 @@ size_t peer_frame_encode_head(uint8_t *buf, size_t cap, const struct peer_frame 
     case PEER_OP_REPLICA_READ_ACK:
         encode_read_ack(buf, &frame->read_ack);
         break;
+    case PEER_OP_FORWARD:
+        encode_forward(buf, &frame->forward);
+        break;
+    case PEER_OP_FORWARD_ACK:
+        encode_forward_ack(buf, &frame->forward_ack);
+        break;
+    case PEER_OP_HINT_LIST:
+        store_be64(buf + HLIST_OFF_TOKEN, frame->hint_list.token);
+        store_be16(buf + HLIST_OFF_KEY_BYTES, (uint16_t)frame->hint_list.key.bytes);
+        store_be16(buf + HLIST_OFF_RESERVED, 0);
+        (void)put_str(buf + HLIST_OFF_KEY, &frame->hint_list.key);
+        break;
+    case PEER_OP_HINT_LIST_ACK:
+        encode_hint_list_ack(buf, &frame->hint_list_ack);
+        break;
     default:
         break;
     }
@@ -415,16 +667,9 @@ size_t peer_frame_encode(uint8_t *buf, size_t cap, const struct peer_frame *fram
         return 0;
     size_t head = peer_frame_encode_head(buf, cap, frame);
     RKV_ASSERT(head != 0);
-    const struct peer_record *rec = NULL;
-    if (frame->opcode == PEER_OP_REPLICA_WRITE)
-        rec = &frame->write.rec;
-    else if (frame->opcode == PEER_OP_REPLICA_READ_ACK)
-        rec = &frame->read_ack.rec;
-    if (rec != NULL && rec->value_bytes != 0) {
-        RKV_ASSERT(rec->value != NULL);
-        RKV_ASSERT(head + rec->value_bytes == whole);
-        memcpy(buf + head, rec->value, rec->value_bytes);
-    }
+    struct peer_str value = peer_frame_value(frame);
+    RKV_ASSERT(head + value.bytes == whole);
+    (void)put_str(buf + head, &value);
     return whole;
 }
 
@@ -543,6 +788,87 @@ static bool decode_read_ack(const uint8_t *buf, size_t whole, struct peer_read_a
     return true;
 }
 
+static bool decode_forward(const uint8_t *buf, size_t whole, struct peer_forward *w)
+{
+    if (whole < PEER_FORWARD_FIXED_BYTES)
+        return false;
+    if (load_be16(buf + FWD_OFF_RESERVED) != 0)
+        return false;
+    w->token = load_be64(buf + FWD_OFF_TOKEN);
+    w->if_version = load_be64(buf + FWD_OFF_IF_VERSION);
+    w->ttl_s = load_be32(buf + FWD_OFF_TTL_S);
+    w->deadline_ms = load_be32(buf + FWD_OFF_DEADLINE_MS);
+    w->client_opcode = buf[FWD_OFF_CLIENT_OPCODE];
+    w->consistency = buf[FWD_OFF_CONSISTENCY];
+    w->req_flags = load_be16(buf + FWD_OFF_REQ_FLAGS);
+    uint32_t key_bytes = load_be16(buf + FWD_OFF_KEY_BYTES);
+    uint32_t value_bytes = load_be32(buf + FWD_OFF_VALUE_BYTES);
+    if ((uint64_t)PEER_FORWARD_FIXED_BYTES + key_bytes + value_bytes != whole)
+        return false;
+    size_t at = FWD_OFF_KEY;
+    return take_str(buf, &at, whole, key_bytes, &w->key) && take_str(buf, &at, whole, value_bytes, &w->value);
+}
+
+static bool decode_forward_ack(const uint8_t *buf, size_t whole, struct peer_forward_ack *a)
+{
+    if (whole < PEER_FORWARD_ACK_FIXED_BYTES)
+        return false;
+    if (buf[FACK_OFF_RESERVED] != 0)
+        return false;
+    a->version = load_be64(buf + FACK_OFF_VERSION);
+    a->timestamp = load_be64(buf + FACK_OFF_TIMESTAMP);
+    a->acked = buf[FACK_OFF_ACKED];
+    a->needed = buf[FACK_OFF_NEEDED];
+    a->hinted = buf[FACK_OFF_HINTED];
+    uint32_t value_bytes = load_be32(buf + FACK_OFF_VALUE_BYTES);
+    if ((uint64_t)PEER_FORWARD_ACK_FIXED_BYTES + value_bytes != whole)
+        return false;
+    size_t at = FACK_OFF_VALUE;
+    return take_str(buf, &at, whole, value_bytes, &a->value);
+}
+
+static bool decode_hint_list(const uint8_t *buf, size_t whole, struct peer_hint_list *h)
+{
+    if (whole < PEER_HINT_LIST_FIXED_BYTES)
+        return false;
+    if (load_be16(buf + HLIST_OFF_RESERVED) != 0)
+        return false;
+    h->token = load_be64(buf + HLIST_OFF_TOKEN);
+    uint32_t key_bytes = load_be16(buf + HLIST_OFF_KEY_BYTES);
+    if ((uint64_t)PEER_HINT_LIST_FIXED_BYTES + key_bytes != whole)
+        return false;
+    size_t at = HLIST_OFF_KEY;
+    return take_str(buf, &at, whole, key_bytes, &h->key);
+}
+
+/* The entry table must lie within the frame before any entry is read, and the targets its
+ * entries announce must fill the rest exactly. O(count), and count < 65536. */
+static bool decode_hint_list_ack(const uint8_t *buf, size_t whole, struct peer_hint_list_ack *a)
+{
+    if (whole < PEER_HINT_LIST_ACK_FIXED_BYTES)
+        return false;
+    if (load_be16(buf + HACK_OFF_RESERVED) != 0)
+        return false;
+    uint32_t count = load_be16(buf + HACK_OFF_COUNT);
+    uint64_t table_bytes = (uint64_t)count * PEER_HINT_LIST_ENTRY_BYTES;
+    if ((uint64_t)PEER_HINT_LIST_ACK_FIXED_BYTES + table_bytes > whole)
+        return false;
+    const uint8_t *table = buf + HACK_OFF_ENTRIES;
+    uint64_t targets = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        const uint8_t *e = table + (size_t)i * PEER_HINT_LIST_ENTRY_BYTES;
+        if (e[HENT_OFF_RESERVED] != 0 || e[HENT_OFF_RESERVED + 1] != 0 || e[HENT_OFF_RESERVED + 2] != 0)
+            return false;
+        targets += e[HENT_OFF_TARGET_BYTES];
+    }
+    if ((uint64_t)PEER_HINT_LIST_ACK_FIXED_BYTES + table_bytes + targets != whole)
+        return false;
+    a->count = (uint16_t)count;
+    a->entries = NULL;
+    a->entries_wire = table;
+    return true;
+}
+
 /* The body of a framed, known-opcode frame of whole bytes; false when malformed. */
 static bool decode_body(const uint8_t *buf, size_t whole, struct peer_frame *f)
 {
@@ -569,6 +895,14 @@ static bool decode_body(const uint8_t *buf, size_t whole, struct peer_frame *f)
         return decode_read(buf, whole, &f->read);
     case PEER_OP_REPLICA_READ_ACK:
         return decode_read_ack(buf, whole, &f->read_ack);
+    case PEER_OP_FORWARD:
+        return decode_forward(buf, whole, &f->forward);
+    case PEER_OP_FORWARD_ACK:
+        return decode_forward_ack(buf, whole, &f->forward_ack);
+    case PEER_OP_HINT_LIST:
+        return decode_hint_list(buf, whole, &f->hint_list);
+    case PEER_OP_HINT_LIST_ACK:
+        return decode_hint_list_ack(buf, whole, &f->hint_list_ack);
     default:
         RKV_DEBUG_ASSERT(false); /* the caller checked the opcode */
         return false;
@@ -632,28 +966,35 @@ enum parse_rc peer_frame_decode(const uint8_t *buf, size_t len, struct peer_fram
 
 /* ---- validation ---- */
 
+#define ST_BIT(st) (1u << (st))
+_Static_assert(PEER_ST_COUNT <= 32, "status masks are 32-bit");
+
+/* The statuses an answer opcode allows, as a mask of ST_BIT()s; 0 for a request. Every
+ * answer allows OK and ERROR. */
+static uint32_t status_allowed(uint8_t opcode)
+{
+    const uint32_t base = ST_BIT(PEER_ST_OK) | ST_BIT(PEER_ST_ERROR);
+    switch (opcode) {
+    case PEER_OP_HELLO_ACK:
+    case PEER_OP_PONG:
+    case PEER_OP_HINT_LIST_ACK:
+        return base;
+    case PEER_OP_REPLICA_WRITE_ACK:
+        return base | ST_BIT(PEER_ST_FENCED) | ST_BIT(PEER_ST_SKEW);
+    case PEER_OP_REPLICA_READ_ACK:
+    case PEER_OP_FORWARD_ACK:
+        return base | ST_BIT(PEER_ST_NOT_FOUND);
+    default:
+        return 0;
+    }
+}
+
 static enum rkv_err validate_status(const struct peer_frame *f)
 {
     if (!peer_opcode_is_answer(f->opcode))
         return f->status == 0 && f->err == 0 ? RKV_OK : RKV_BAD_FRAME;
-    bool allowed;
-    switch (f->status) {
-    case PEER_ST_OK:
-    case PEER_ST_ERROR:
-        allowed = true;
-        break;
-    case PEER_ST_NOT_FOUND:
-        allowed = f->opcode == PEER_OP_REPLICA_READ_ACK;
-        break;
-    case PEER_ST_FENCED:
-    case PEER_ST_SKEW:
-        allowed = f->opcode == PEER_OP_REPLICA_WRITE_ACK;
-        break;
-    default:
-        allowed = false;
-        break;
-    }
-    if (!allowed)
+    RKV_DEBUG_ASSERT(status_allowed(f->opcode) != 0); /* every known answer has a row */
+    if (f->status >= PEER_ST_COUNT || (status_allowed(f->opcode) & ST_BIT(f->status)) == 0)
         return RKV_BAD_FRAME;
     if (f->status != PEER_ST_ERROR)
         return f->err == 0 ? RKV_OK : RKV_BAD_FRAME;
@@ -777,6 +1118,91 @@ static enum rkv_err validate_read_ack(uint8_t status, const struct peer_read_ack
     return RKV_OK;
 }
 
+static bool client_opcode_forwardable(uint8_t opcode)
+{
+    return opcode == BIN_OP_GET || opcode == BIN_OP_PUT || opcode == BIN_OP_DELETE;
+}
+
+/* The client fields are checked as bin_req_validate() checks them, in its order, so that the
+ * status a forwarded request gets is the one the client would have got from the node it
+ * asked. The deadline, a peer field, comes last. */
+static enum rkv_err validate_forward(const struct peer_forward *w)
+{
+    if (!client_opcode_forwardable(w->client_opcode))
+        return RKV_UNKNOWN_OPCODE;
+    if ((w->req_flags & ~BIN_REQ_F_KNOWN) != 0)
+        return RKV_BAD_FRAME;
+    if (w->consistency > BIN_CONS_ALL)
+        return RKV_BAD_CONSISTENCY;
+    enum rkv_err e = validate_key(&w->key);
+    if (e != RKV_OK)
+        return e;
+    bool is_put = w->client_opcode == BIN_OP_PUT;
+    if (w->value.bytes > RKV_VALUE_BYTES_MAX)
+        return is_put ? RKV_VALUE_TOO_LONG : RKV_INVALID_ARG;
+    if (!is_put && w->value.bytes != 0)
+        return RKV_INVALID_ARG;
+    if (w->ttl_s > RKV_TTL_S_MAX)
+        return is_put ? RKV_BAD_TTL : RKV_INVALID_ARG;
+    if (!is_put && w->ttl_s != 0)
+        return RKV_INVALID_ARG;
+    if ((w->req_flags & BIN_REQ_F_IF_VERSION) != 0 && !is_put)
+        return RKV_INVALID_ARG;
+    if ((w->req_flags & BIN_REQ_F_IF_VERSION) == 0 && w->if_version != 0)
+        return RKV_INVALID_ARG;
+    if (!deadline_valid(w->deadline_ms))
+        return RKV_INVALID_ARG;
+    return RKV_OK;
+}
+
+/* What the answer may carry depends on the request it answers (a value only for a GET),
+ * which the answer does not repeat: the requester, which knows the request, checks that. */
+static enum rkv_err validate_forward_ack(uint8_t status, uint8_t err, const struct peer_forward_ack *a)
+{
+    if (a->value.bytes > RKV_VALUE_BYTES_MAX)
+        return RKV_VALUE_TOO_LONG;
+    /* Each replica of the preference list acknowledges once, directly or as a hint. */
+    if ((uint32_t)a->acked + a->hinted > RKV_RF_MAX || a->needed > RKV_RF_MAX)
+        return RKV_INVALID_ARG;
+    switch (status) {
+    case PEER_ST_OK:
+        if (a->version == 0 || a->timestamp == 0)
+            return RKV_INVALID_ARG;
+        /* OK and NOT_FOUND both mean the level was met. */
+        return a->needed >= 1 && (uint32_t)a->acked + a->hinted >= a->needed ? RKV_OK : RKV_INVALID_ARG;
+    case PEER_ST_NOT_FOUND:
+        if (a->version != 0 || a->timestamp != 0 || a->value.bytes != 0)
+            return RKV_INVALID_ARG;
+        return a->needed >= 1 && (uint32_t)a->acked + a->hinted >= a->needed ? RKV_OK : RKV_INVALID_ARG;
+    default: {
+        /* ERROR: only a refused condition reports a version, the key's current one. */
+        bool mismatch = err == rkv_err_wire(RKV_VERSION_MISMATCH);
+        if ((a->version != 0 && !mismatch) || a->timestamp != 0 || a->value.bytes != 0)
+            return RKV_INVALID_ARG;
+        return RKV_OK;
+    }
+    }
+}
+
+static enum rkv_err validate_hint_list_ack(uint8_t status, const struct peer_hint_list_ack *a)
+{
+    if (a->count > PEER_HINT_LIST_ENTRIES_MAX)
+        return RKV_INVALID_ARG;
+    if (status == PEER_ST_ERROR && a->count != 0)
+        return RKV_INVALID_ARG;
+    struct hint_walk w;
+    hint_walk_start(&w, a);
+    for (uint32_t i = 0; i < a->count; i++) {
+        struct peer_hint_entry e;
+        hint_walk_next(&w, &e);
+        if (!peer_node_id_valid(e.target.data, e.target.bytes))
+            return RKV_INVALID_ARG;
+        if (e.version == 0 || e.timestamp == 0)
+            return RKV_INVALID_ARG;
+    }
+    return RKV_OK;
+}
+
 enum rkv_err peer_frame_validate(const struct peer_frame *frame)
 {
     RKV_ASSERT(frame != NULL);
@@ -802,6 +1228,14 @@ enum rkv_err peer_frame_validate(const struct peer_frame *frame)
         return validate_read(&frame->read);
     case PEER_OP_REPLICA_READ_ACK:
         return validate_read_ack(frame->status, &frame->read_ack);
+    case PEER_OP_FORWARD:
+        return validate_forward(&frame->forward);
+    case PEER_OP_FORWARD_ACK:
+        return validate_forward_ack(frame->status, frame->err, &frame->forward_ack);
+    case PEER_OP_HINT_LIST:
+        return validate_key(&frame->hint_list.key);
+    case PEER_OP_HINT_LIST_ACK:
+        return validate_hint_list_ack(frame->status, &frame->hint_list_ack);
     default:
         RKV_DEBUG_ASSERT(false);
         return RKV_UNKNOWN_OPCODE;

@@ -1,7 +1,8 @@
 /* The peer protocol codec: the frames nodes exchange on the peer port (handshake, liveness,
- * replica writes and reads). It uses the framing of the binary protocol (net/proto_bin.h):
- * a 4-byte big-endian length prefix counting the bytes after it, then a request id, then a
- * one-byte opcode, here from 0x80..0xff. Pure functions over caller-owned buffers: nothing
+ * replica writes and reads, forwarded client requests, an operator's listing of hints). It
+ * uses the framing of the binary protocol (net/proto_bin.h): a 4-byte big-endian length
+ * prefix counting the bytes after it, then a request id, then a one-byte opcode, here from
+ * 0x80..0xff. Pure functions over caller-owned buffers: nothing
  * is allocated or kept, so any thread may call any of them. The structs here are wire
  * structs of their own (net/ may not see storage/ or ring/): replication code maps
  * struct peer_record to and from storage records and struct peer_hello to and from member
@@ -88,6 +89,53 @@
  *       50    2 reserved         zero
  *       52    4 value_bytes (v)  0..RKV_VALUE_BYTES_MAX; 0 for a tombstone or a digest
  *       56    v value
+ *
+ * FORWARD (0x88) (PEER_FORWARD_FIXED_BYTES = 48; frame_bytes = 44 + k + v): a coordinator
+ * hands a client request to another node that must run it (a conditional PUT runs on the
+ * key's primary replica). The client fields keep their binary-protocol meaning.
+ *       12    8 token            the key's ring token
+ *       20    8 if_version       with BIN_REQ_F_IF_VERSION: 0 = only if absent; else zero
+ *       28    4 ttl_s            PUT: 0 never, else ..RKV_TTL_S_MAX; else zero
+ *       32    4 deadline_ms      1..PEER_DEADLINE_MS_MAX
+ *       36    1 client_opcode    BIN_OP_GET, BIN_OP_PUT or BIN_OP_DELETE
+ *       37    1 consistency      the client's level: 0 one, 1 quorum, 2 all
+ *       38    2 req_flags        BIN_REQ_F_*; unknown bits zero
+ *       40    2 key_bytes (k)    1..RKV_KEY_BYTES_MAX
+ *       42    2 reserved         zero
+ *       44    4 value_bytes (v)  PUT: 0..RKV_VALUE_BYTES_MAX; else zero
+ *       48    k key, then v value (last, so it can be its own iovec)
+ *
+ * FORWARD_ACK (0x89) (PEER_FORWARD_ACK_FIXED_BYTES = 36; frame_bytes = 32 + v): the
+ *   request's outcome, as the binary protocol's response would carry it. status OK: done;
+ *   NOT_FOUND: a GET's key has no live value; ERROR: err says why (VERSION_MISMATCH,
+ *   UNAVAILABLE, a validation status, ...).
+ *       12    8 version          OK: the key's version, >= 1; ERROR VERSION_MISMATCH: the
+ *                                current one (0: absent); else zero
+ *       20    8 timestamp        OK: the HLC timestamp written or read, >= 1; else zero
+ *       28    1 acked            replicas that acknowledged directly (reads: answered)
+ *       29    1 needed           replicas the level required; OK and NOT_FOUND: >= 1
+ *       30    1 hinted           acknowledgements that were hints; acked + hinted <= RKV_RF_MAX
+ *       31    1 reserved         zero
+ *       32    4 value_bytes (v)  OK GET: 0..RKV_VALUE_BYTES_MAX; else zero
+ *       36    v value
+ *
+ * HINT_LIST (0x90) (PEER_HINT_LIST_FIXED_BYTES = 24; frame_bytes = 20 + k): an operator's
+ * debug view asks a node which hints it holds for one key.
+ *       12    8 token            the key's ring token
+ *       20    2 key_bytes (k)    1..RKV_KEY_BYTES_MAX
+ *       22    2 reserved         zero
+ *       24    k key
+ *
+ * HINT_LIST_ACK (0x91) (PEER_HINT_LIST_ACK_FIXED_BYTES = 16; frame_bytes = 12 + 20 c + n,
+ * where n is the sum of the entries' target_bytes): status OK, or ERROR with count zero.
+ *       12    2 count (c)        0..PEER_HINT_LIST_ENTRIES_MAX
+ *       14    2 reserved         zero
+ *       16 20 c entries          c entries of PEER_HINT_LIST_ENTRY_BYTES, each:
+ *                                  +0 1 target_bytes  the node id's length, 1..RKV_NODE_ID_BYTES_MAX
+ *                                  +1 3 reserved      zero
+ *                                  +4 8 version       the hinted record's, >= 1
+ *                                 +12 8 timestamp     the hinted record's, >= 1
+ *  16 + 20 c  n targets          the entries' node ids, in entry order, back to back
  */
 #ifndef RKV_NET_PROTO_PEER_H
 #define RKV_NET_PROTO_PEER_H
@@ -112,6 +160,11 @@
 #define PEER_WRITE_ACK_BYTES 28u
 #define PEER_READ_FIXED_BYTES 28u
 #define PEER_READ_ACK_FIXED_BYTES 56u
+#define PEER_FORWARD_FIXED_BYTES 48u
+#define PEER_FORWARD_ACK_FIXED_BYTES 36u
+#define PEER_HINT_LIST_FIXED_BYTES 24u
+#define PEER_HINT_LIST_ACK_FIXED_BYTES 16u
+#define PEER_HINT_LIST_ENTRY_BYTES 20u
 
 /* A cluster name follows the node id rules, and is as long at most. */
 #define PEER_CLUSTER_BYTES_MAX RKV_NODE_ID_BYTES_MAX
@@ -121,6 +174,12 @@
  * far past any sensible request deadline (the default is 1 s), and bounds how long a
  * replica may hold work for a coordinator that has given up. */
 #define PEER_DEADLINE_MS_MAX 60000u
+/* The most entries a HINT_LIST_ACK carries. A node holds hints for a key only for the few
+ * replicas of its preference list (at most RKV_RF_MAX) that were down, a handful of versions
+ * each, so 64 lists every hint a healthy store holds for one key; a node holding more lists
+ * the first 64 (it is a debug view, not a transfer). At most 64 x (20 + 64) bytes of entries
+ * keeps the answer far below the frame limit. */
+#define PEER_HINT_LIST_ENTRIES_MAX 64u
 
 enum peer_opcode {
     PEER_OP_HELLO = 0x80,
@@ -131,8 +190,14 @@ enum peer_opcode {
     PEER_OP_REPLICA_WRITE_ACK = 0x85,
     PEER_OP_REPLICA_READ = 0x86,
     PEER_OP_REPLICA_READ_ACK = 0x87,
-    /* Reserved ranges, not implemented (docs/protocol.md): 0x88..0x8f core, 0x90..0x9f
-     * HINT_REPLAY_*, 0xa0..0xbf MERKLE_*, 0xc0..0xdf STREAM_*, 0xe0..0xff unassigned. */
+    PEER_OP_FORWARD = 0x88,
+    PEER_OP_FORWARD_ACK = 0x89,
+    /* 0x8a..0x8f: reserved for further core opcodes. */
+    PEER_OP_HINT_LIST = 0x90,
+    PEER_OP_HINT_LIST_ACK = 0x91,
+    /* Reserved ranges, not implemented (docs/protocol.md): 0x8a..0x8f core, 0x92..0x9f
+     * HINT_REPLAY_* (hinted handoff), 0xa0..0xbf MERKLE_*, 0xc0..0xdf STREAM_*, 0xe0..0xff
+     * unassigned. */
 };
 
 /* The answer opcode of a request opcode. */
@@ -140,7 +205,7 @@ enum peer_opcode {
 
 enum peer_status {
     PEER_ST_OK = 0,
-    PEER_ST_NOT_FOUND = 1, /* REPLICA_READ_ACK only */
+    PEER_ST_NOT_FOUND = 1, /* REPLICA_READ_ACK and FORWARD_ACK only */
     PEER_ST_FENCED = 2,    /* REPLICA_WRITE_ACK only */
     PEER_ST_SKEW = 3,      /* REPLICA_WRITE_ACK only */
     PEER_ST_ERROR = 4,     /* any answer; err holds the enum rkv_err wire code */
@@ -230,8 +295,55 @@ struct peer_read_ack {
     uint64_t digest;
 };
 
+/* FORWARD: a client request as the binary protocol carried it (struct bin_req's fields). */
+struct peer_forward {
+    uint64_t token;
+    uint64_t if_version;  /* with BIN_REQ_F_IF_VERSION in req_flags; else zero */
+    uint32_t ttl_s;       /* PUT only */
+    uint32_t deadline_ms;
+    uint8_t client_opcode; /* BIN_OP_GET, BIN_OP_PUT or BIN_OP_DELETE */
+    uint8_t consistency;   /* enum bin_consistency */
+    uint16_t req_flags;    /* BIN_REQ_F_* */
+    struct peer_str key;
+    struct peer_str value; /* PUT only; last on the wire */
+};
+
+/* FORWARD_ACK: the outcome, with struct bin_resp's fields. */
+struct peer_forward_ack {
+    uint64_t version;
+    uint64_t timestamp;
+    uint8_t acked;
+    uint8_t needed;
+    uint8_t hinted;
+    struct peer_str value; /* OK GET only; last on the wire */
+};
+
+struct peer_hint_list {
+    uint64_t token;
+    struct peer_str key;
+};
+
+/* One hint a node holds for a key: for which node, and the record's version and timestamp. */
+struct peer_hint_entry {
+    struct peer_str target; /* a node id */
+    uint64_t version;
+    uint64_t timestamp;
+};
+
+struct peer_hint_list_ack {
+    uint16_t count;
+    /* To encode: count entries in the caller's memory. Decoded: NULL. */
+    const struct peer_hint_entry *entries;
+    /* Decoded: the entry table inside the buffer (count entries of PEER_HINT_LIST_ENTRY_BYTES,
+     * then the targets). The encoder reads it only when entries is NULL, so a decoded answer
+     * encodes again as it came. Read entries with peer_hint_list_entry(), which works on
+     * both. */
+    const uint8_t *entries_wire;
+};
+
 /* One frame, decoded or to be encoded. The member of the union is the one of opcode:
- * hello (HELLO, HELLO_ACK), ping (PING, PONG), write, write_ack, read, read_ack. */
+ * hello (HELLO, HELLO_ACK), ping (PING, PONG), write, write_ack, read, read_ack, forward,
+ * forward_ack, hint_list, hint_list_ack. */
 struct peer_frame {
     uint32_t request_id;
     uint8_t opcode;
@@ -244,6 +356,10 @@ struct peer_frame {
         struct peer_write_ack write_ack;
         struct peer_read read;
         struct peer_read_ack read_ack;
+        struct peer_forward forward;
+        struct peer_forward_ack forward_ack;
+        struct peer_hint_list hint_list;
+        struct peer_hint_list_ack hint_list_ack;
     };
 };
 
@@ -267,22 +383,25 @@ struct peer_frame {
 enum parse_rc peer_frame_decode(const uint8_t *buf, size_t len, struct peer_frame *frame_out,
                                 size_t *frame_bytes_out, enum rkv_err *why_out);
 
-/* Checks a frame against the protocol's rules: known opcode (RKV_UNKNOWN_OPCODE); status
- * and err allowed for the opcode (RKV_BAD_FRAME); unknown flag bits (RKV_BAD_FRAME); key
- * 1..256 (RKV_KEY_EMPTY, RKV_KEY_TOO_LONG); value <= 1 MiB (RKV_VALUE_TOO_LONG);
- * consistency (RKV_BAD_CONSISTENCY); everything else, the node id and host rules, shard,
- * vnode and token counts, ports, protocol version, deadline, versions and timestamps,
- * tombstones without values and fields an opcode or status leaves zero (RKV_INVALID_ARG).
- * docs/protocol.md lists the checks in the order they run; the first failing one answers.
- * Pure; the frame stays usable either way. */
+/* Checks a frame against the protocol's rules: known opcode, and a FORWARD's client opcode
+ * GET, PUT or DELETE (RKV_UNKNOWN_OPCODE); status and err allowed for the opcode
+ * (RKV_BAD_FRAME); unknown flag bits (RKV_BAD_FRAME); key 1..256 (RKV_KEY_EMPTY,
+ * RKV_KEY_TOO_LONG); value <= 1 MiB (RKV_VALUE_TOO_LONG); consistency (RKV_BAD_CONSISTENCY);
+ * a forwarded PUT's TTL (RKV_BAD_TTL); everything else, the node id and host rules, shard,
+ * vnode, token and hint-entry counts, replica counts, ports, protocol version, deadline,
+ * versions and timestamps, tombstones without values and fields an opcode or status leaves
+ * zero (RKV_INVALID_ARG). A FORWARD's client fields get the status bin_req_validate() gives
+ * the same client request. docs/protocol.md lists the checks in the order they run; the
+ * first failing one answers. Pure; the frame stays usable either way. */
 enum rkv_err peer_frame_validate(const struct peer_frame *frame);
 
 /* Bytes peer_frame_encode() writes for frame, or 0 when a length does not fit its wire
- * field (a string over 255 bytes, a key over 65535, more than 65535 tokens) or the frame
- * would exceed RKV_FRAME_BYTES_MAX. */
+ * field (a string or hint target over 255 bytes, a key over 65535, more than 65535 tokens)
+ * or the frame would exceed RKV_FRAME_BYTES_MAX. */
 size_t peer_frame_bytes(const struct peer_frame *frame);
-/* Bytes before the trailing value: the frame less its value for REPLICA_WRITE and
- * REPLICA_READ_ACK, the whole frame for the others; 0 as for peer_frame_bytes(). */
+/* Bytes before the trailing value: the frame less its value for REPLICA_WRITE,
+ * REPLICA_READ_ACK, FORWARD and FORWARD_ACK, the whole frame for the others; 0 as for
+ * peer_frame_bytes(). */
 size_t peer_frame_head_bytes(const struct peer_frame *frame);
 /* Encodes the whole frame into buf; returns the bytes written (peer_frame_bytes()), or 0
  * when cap is too small or the frame does not fit its fields. Does not validate: tests use
@@ -290,12 +409,24 @@ size_t peer_frame_head_bytes(const struct peer_frame *frame);
 size_t peer_frame_encode(uint8_t *buf, size_t cap, const struct peer_frame *frame);
 /* Encodes all but the trailing value (peer_frame_head_bytes() bytes); the length field
  * counts the value, which the caller sends right after from its own memory (the record's
- * value pointer), so a 1 MiB value is never copied into a frame. 0 as for
+ * or the forward's value pointer), so a 1 MiB value is never copied into a frame. 0 as for
  * peer_frame_encode(). */
 size_t peer_frame_encode_head(uint8_t *buf, size_t cap, const struct peer_frame *frame);
 
+/* The trailing value peer_frame_encode_head() leaves out, which the caller sends after the
+ * head: the record's value (REPLICA_WRITE, REPLICA_READ_ACK) or the forward's
+ * (FORWARD, FORWARD_ACK); empty for the other opcodes. Points where frame points. */
+struct peer_str peer_frame_value(const struct peer_frame *frame);
+
 /* The token of vnode vnode_idx (< token_count) of a hello, decoded or built for encoding. */
 uint64_t peer_hello_token(const struct peer_hello *hello, uint32_t vnode_idx);
+
+/* Entry entry_idx (< count) of a hint list answer, decoded or built for encoding, into
+ * *entry_out. Decoded, its target points into the frame's buffer (valid as long as the
+ * buffer is); built, into the caller's entry. A decoded entry costs O(entry_idx): the
+ * targets before it are summed to find its own (at most PEER_HINT_LIST_ENTRIES_MAX in a
+ * valid answer). An index past count is the caller's bug and aborts. */
+void peer_hint_list_entry(const struct peer_hint_list_ack *ack, uint32_t entry_idx, struct peer_hint_entry *entry_out);
 
 /* The digest of a record a REPLICA_READ_ACK carries instead of its value: XXH3-64 (seed 0)
  * over the 33-byte canonical header flags(1) ‖ origin(4) ‖ timestamp(8) ‖ version(8) ‖

@@ -17,6 +17,7 @@
 
 #include "core/err.h"
 #include "core/limits.h"
+#include "net/proto_bin.h"
 #include "net/proto_peer.h"
 
 #define PP_CHECK(cond)                                                                       \
@@ -32,7 +33,13 @@
 
 static inline bool pp_opcode_known(uint8_t op)
 {
-    return op >= PEER_OP_HELLO && op <= PEER_OP_REPLICA_READ_ACK;
+    return (op >= PEER_OP_HELLO && op <= PEER_OP_FORWARD_ACK) || op == PEER_OP_HINT_LIST ||
+           op == PEER_OP_HINT_LIST_ACK;
+}
+
+static inline bool pp_client_opcode_forwardable(uint8_t op)
+{
+    return op == BIN_OP_GET || op == BIN_OP_PUT || op == BIN_OP_DELETE;
 }
 
 /* A few proper prefixes stand for all of them, to keep each run short. */
@@ -108,9 +115,65 @@ static inline void pp_check_valid(const struct peer_frame *f)
         /* The digest of what arrived can always be computed, within the buffer. */
         (void)peer_record_digest(&f->read_ack.rec);
         break;
+    case PEER_OP_FORWARD: {
+        const struct peer_forward *w = &f->forward;
+        bool is_put = w->client_opcode == BIN_OP_PUT;
+        PP_CHECK(pp_client_opcode_forwardable(w->client_opcode));
+        PP_CHECK((w->req_flags & ~BIN_REQ_F_KNOWN) == 0);
+        PP_CHECK(w->consistency <= BIN_CONS_ALL);
+        PP_CHECK(w->key.bytes >= 1 && w->key.bytes <= RKV_KEY_BYTES_MAX);
+        PP_CHECK(w->value.bytes <= RKV_VALUE_BYTES_MAX && (is_put || w->value.bytes == 0));
+        PP_CHECK(w->ttl_s <= RKV_TTL_S_MAX && (is_put || w->ttl_s == 0));
+        PP_CHECK(is_put || (w->req_flags & BIN_REQ_F_IF_VERSION) == 0);
+        PP_CHECK((w->req_flags & BIN_REQ_F_IF_VERSION) != 0 || w->if_version == 0);
+        PP_CHECK(w->deadline_ms >= 1 && w->deadline_ms <= PEER_DEADLINE_MS_MAX);
+        /* The same client request passes the client protocol's own check. */
+        struct bin_req r = {.opcode = w->client_opcode, .consistency = w->consistency, .flags = w->req_flags,
+                            .key_bytes = (uint16_t)w->key.bytes, .ttl_s = w->ttl_s, .value_bytes = w->value.bytes,
+                            .if_version = w->if_version, .key = w->key.data, .value = w->value.data};
+        PP_CHECK(bin_req_validate(&r) == RKV_OK);
+        break;
+    }
+    case PEER_OP_FORWARD_ACK: {
+        const struct peer_forward_ack *a = &f->forward_ack;
+        PP_CHECK(f->status == PEER_ST_OK || f->status == PEER_ST_NOT_FOUND || f->status == PEER_ST_ERROR);
+        PP_CHECK(a->value.bytes <= RKV_VALUE_BYTES_MAX);
+        PP_CHECK((unsigned)a->acked + a->hinted <= RKV_RF_MAX && a->needed <= RKV_RF_MAX);
+        if (f->status != PEER_ST_ERROR)
+            PP_CHECK(a->needed >= 1 && (unsigned)a->acked + a->hinted >= a->needed);
+        if (f->status == PEER_ST_OK)
+            PP_CHECK(a->version >= 1 && a->timestamp >= 1);
+        else
+            PP_CHECK(a->timestamp == 0 && a->value.bytes == 0);
+        break;
+    }
+    case PEER_OP_HINT_LIST:
+        PP_CHECK(f->hint_list.key.bytes >= 1 && f->hint_list.key.bytes <= RKV_KEY_BYTES_MAX);
+        break;
+    case PEER_OP_HINT_LIST_ACK:
+        PP_CHECK(f->status == PEER_ST_OK || f->status == PEER_ST_ERROR);
+        PP_CHECK(f->hint_list_ack.count <= PEER_HINT_LIST_ENTRIES_MAX);
+        PP_CHECK(f->status == PEER_ST_OK || f->hint_list_ack.count == 0);
+        for (uint32_t i = 0; i < f->hint_list_ack.count; i++) {
+            struct peer_hint_entry e;
+            peer_hint_list_entry(&f->hint_list_ack, i, &e);
+            PP_CHECK(peer_node_id_valid(e.target.data, e.target.bytes));
+            PP_CHECK(e.version >= 1 && e.timestamp >= 1);
+        }
+        break;
     default:
         PP_CHECK(false);
     }
+}
+
+/* The bytes of a decoded hint list answer's entry table and targets, walked in one pass (the
+ * count of a malformed-but-framed answer may be large, so no per-entry lookups). */
+static inline size_t pp_hint_list_bytes(const struct peer_hint_list_ack *a)
+{
+    size_t n = (size_t)a->count * PEER_HINT_LIST_ENTRY_BYTES;
+    for (uint32_t i = 0; i < a->count; i++)
+        n += a->entries_wire[(size_t)i * PEER_HINT_LIST_ENTRY_BYTES];
+    return n;
 }
 
 /* The decoded frames a and b carry the same fields. */
@@ -166,6 +229,30 @@ static inline void pp_check_same(const struct peer_frame *a, const struct peer_f
         PP_CHECK(a->read_ack.rec.value_bytes == 0 ||
                  memcmp(a->read_ack.rec.value, b->read_ack.rec.value, a->read_ack.rec.value_bytes) == 0);
         break;
+    case PEER_OP_FORWARD:
+        PP_CHECK(a->forward.token == b->forward.token && a->forward.if_version == b->forward.if_version);
+        PP_CHECK(a->forward.ttl_s == b->forward.ttl_s && a->forward.deadline_ms == b->forward.deadline_ms);
+        PP_CHECK(a->forward.client_opcode == b->forward.client_opcode);
+        PP_CHECK(a->forward.consistency == b->forward.consistency && a->forward.req_flags == b->forward.req_flags);
+        PP_CHECK(pp_str_eq(&a->forward.key, &b->forward.key) && pp_str_eq(&a->forward.value, &b->forward.value));
+        break;
+    case PEER_OP_FORWARD_ACK:
+        PP_CHECK(a->forward_ack.version == b->forward_ack.version);
+        PP_CHECK(a->forward_ack.timestamp == b->forward_ack.timestamp);
+        PP_CHECK(a->forward_ack.acked == b->forward_ack.acked && a->forward_ack.needed == b->forward_ack.needed);
+        PP_CHECK(a->forward_ack.hinted == b->forward_ack.hinted);
+        PP_CHECK(pp_str_eq(&a->forward_ack.value, &b->forward_ack.value));
+        break;
+    case PEER_OP_HINT_LIST:
+        PP_CHECK(a->hint_list.token == b->hint_list.token && pp_str_eq(&a->hint_list.key, &b->hint_list.key));
+        break;
+    case PEER_OP_HINT_LIST_ACK:
+        PP_CHECK(a->hint_list_ack.count == b->hint_list_ack.count);
+        PP_CHECK(a->hint_list_ack.entries == NULL && b->hint_list_ack.entries == NULL);
+        PP_CHECK(pp_hint_list_bytes(&a->hint_list_ack) == pp_hint_list_bytes(&b->hint_list_ack));
+        PP_CHECK(memcmp(a->hint_list_ack.entries_wire, b->hint_list_ack.entries_wire,
+                        pp_hint_list_bytes(&a->hint_list_ack)) == 0);
+        break;
     default:
         PP_CHECK(false);
     }
@@ -181,7 +268,11 @@ static inline void pp_check_frame(const uint8_t *buf, size_t frame_bytes, const 
 
     enum rkv_err verdict = peer_frame_validate(f);
     PP_CHECK((unsigned)verdict < (unsigned)RKV_ERR_COUNT);
-    PP_CHECK(verdict != RKV_FRAME_TOO_LONG && verdict != RKV_UNKNOWN_OPCODE);
+    PP_CHECK(verdict != RKV_FRAME_TOO_LONG);
+    /* The frame's own opcode is known once decoded; only a forwarded client opcode can be
+     * unknown. */
+    PP_CHECK(verdict != RKV_UNKNOWN_OPCODE ||
+             (f->opcode == PEER_OP_FORWARD && !pp_client_opcode_forwardable(f->forward.client_opcode)));
     if (verdict == RKV_OK)
         pp_check_valid(f);
 
@@ -189,6 +280,10 @@ static inline void pp_check_frame(const uint8_t *buf, size_t frame_bytes, const 
     PP_CHECK(peer_frame_bytes(f) == frame_bytes);
     size_t head = peer_frame_head_bytes(f);
     PP_CHECK(head >= PEER_HDR_BYTES && head <= frame_bytes);
+    /* What encode_head() leaves out is the decoded value, where it lies in the frame. */
+    struct peer_str tail = peer_frame_value(f);
+    PP_CHECK(head + tail.bytes == frame_bytes);
+    PP_CHECK(tail.bytes == 0 || tail.data == buf + head);
     uint8_t *again = malloc(frame_bytes);
     PP_CHECK(again != NULL);
     PP_CHECK(peer_frame_encode(again, frame_bytes - 1, f) == 0);

@@ -7,8 +7,9 @@
  * first, because libFuzzer adds the inputs it finds to the first folder it is given:
  * proto_peer_fuzz SCRATCH_DIR tests/fuzz/corpus/proto_peer -max_total_time=60
  * A crasher, once fixed, is copied into the corpus so that the replay test keeps it fixed.
- * The seeds are the example frames of docs/protocol.md plus hand-made edge cases; the
- * examples are written by proto_peer_test with RKV_PEER_CORPUS_OUT=DIR. */
+ * The seeds are the example frames of docs/protocol.md plus edge cases at every limit; the
+ * examples, and the edge cases of FORWARD and HINT_LIST, are written by proto_peer_test with
+ * RKV_PEER_CORPUS_OUT=DIR. */
 #include <stddef.h>
 #include <stdint.h>
 

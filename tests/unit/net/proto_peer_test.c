@@ -14,6 +14,7 @@
 
 #include "core/bytes.h"
 #include "core/limits.h"
+#include "net/proto_bin.h"
 #include "net/proto_peer.h"
 #include "ring/token.h"
 
@@ -133,6 +134,84 @@ static struct peer_frame error_answer(uint8_t opcode, enum rkv_err e)
 {
     struct peer_frame f = {.request_id = 9, .opcode = opcode, .status = PEER_ST_ERROR, .err = rkv_err_wire(e)};
     return f;
+}
+
+/* A forwarded client request: a PUT carries value, GET and DELETE none. */
+static struct peer_frame forward_make(uint8_t client_opcode, const char *key, const char *value)
+{
+    struct peer_frame f = {.request_id = 10, .opcode = PEER_OP_FORWARD};
+    f.forward.token = token_of_key((const uint8_t *)key, strlen(key));
+    f.forward.key = str_of(key);
+    f.forward.deadline_ms = 1000;
+    f.forward.client_opcode = client_opcode;
+    f.forward.consistency = BIN_CONS_QUORUM;
+    f.forward.value = str_of(value);
+    return f;
+}
+
+/* A conditional PUT, the reason FORWARD exists. */
+static struct peer_frame forward_cput_make(const char *key, const char *value, uint64_t if_version)
+{
+    struct peer_frame f = forward_make(BIN_OP_PUT, key, value);
+    f.forward.req_flags = BIN_REQ_F_IF_VERSION;
+    f.forward.if_version = if_version;
+    return f;
+}
+
+static struct peer_frame forward_ack_make(const char *value)
+{
+    struct peer_frame f = {.request_id = 10, .opcode = PEER_OP_FORWARD_ACK};
+    f.forward_ack.version = 2;
+    f.forward_ack.timestamp = EXAMPLE_TIMESTAMP;
+    f.forward_ack.acked = 2;
+    f.forward_ack.needed = 2;
+    f.forward_ack.value = str_of(value);
+    return f;
+}
+
+static struct peer_frame hint_list_make(const char *key)
+{
+    struct peer_frame f = {.request_id = 11, .opcode = PEER_OP_HINT_LIST};
+    f.hint_list.token = token_of_key((const uint8_t *)key, strlen(key));
+    f.hint_list.key = str_of(key);
+    return f;
+}
+
+static const struct peer_hint_entry example_hints[2] = {
+    {{(const uint8_t *)"node-c", 6}, 2, EXAMPLE_TIMESTAMP + (1ull << 16)},
+    {{(const uint8_t *)"node-d", 6}, 3, EXAMPLE_TIMESTAMP + (2ull << 16)},
+};
+
+/* An answer listing count entries of entries (the caller's array, kept alive by it). */
+static struct peer_frame hint_list_ack_make(const struct peer_hint_entry *entries, uint16_t count)
+{
+    struct peer_frame f = {.request_id = 11, .opcode = PEER_OP_HINT_LIST_ACK};
+    f.hint_list_ack.entries = entries;
+    f.hint_list_ack.count = count;
+    return f;
+}
+
+/* count entries whose targets are distinct node ids of target_bytes bytes; free *ids_out and
+ * the result with free(). */
+static struct peer_hint_entry *hint_entries_make(uint32_t count, uint32_t target_bytes, char **ids_out)
+{
+    struct peer_hint_entry *e = calloc(count ? count : 1, sizeof(*e));
+    char *ids = malloc((size_t)count * target_bytes + 1);
+    cr_assert_not_null(e);
+    cr_assert_not_null(ids);
+    char *name = name_of_len(target_bytes);
+    for (uint32_t i = 0; i < count; i++) {
+        char *id = ids + (size_t)i * target_bytes;
+        memcpy(id, name, target_bytes);
+        if (target_bytes > 0)
+            id[0] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"[i % 65];
+        e[i].target = str_bytes((const uint8_t *)id, target_bytes);
+        e[i].version = i + 1u;
+        e[i].timestamp = EXAMPLE_TIMESTAMP + i;
+    }
+    free(name);
+    *ids_out = ids;
+    return e;
 }
 
 /* A frame encoded into its own buffer; free it with free(). */
@@ -271,6 +350,44 @@ static void assert_round_trips(const struct peer_frame *f)
         cr_assert_eq(d.read_ack.flags, f->read_ack.flags);
         cr_assert_eq(d.read_ack.digest, f->read_ack.digest);
         break;
+    case PEER_OP_FORWARD:
+        cr_assert_eq(d.forward.token, f->forward.token);
+        cr_assert_eq(d.forward.if_version, f->forward.if_version);
+        cr_assert_eq(d.forward.ttl_s, f->forward.ttl_s);
+        cr_assert_eq(d.forward.deadline_ms, f->forward.deadline_ms);
+        cr_assert_eq(d.forward.client_opcode, f->forward.client_opcode);
+        cr_assert_eq(d.forward.consistency, f->forward.consistency);
+        cr_assert_eq(d.forward.req_flags, f->forward.req_flags);
+        str_eq(&d.forward.key, &f->forward.key);
+        str_eq(&d.forward.value, &f->forward.value);
+        cr_assert_eq(d.forward.value.data, b + n - f->forward.value.bytes, "the value is last");
+        break;
+    case PEER_OP_FORWARD_ACK:
+        cr_assert_eq(d.forward_ack.version, f->forward_ack.version);
+        cr_assert_eq(d.forward_ack.timestamp, f->forward_ack.timestamp);
+        cr_assert_eq(d.forward_ack.acked, f->forward_ack.acked);
+        cr_assert_eq(d.forward_ack.needed, f->forward_ack.needed);
+        cr_assert_eq(d.forward_ack.hinted, f->forward_ack.hinted);
+        str_eq(&d.forward_ack.value, &f->forward_ack.value);
+        cr_assert_eq(d.forward_ack.value.data, b + n - f->forward_ack.value.bytes, "the value is last");
+        break;
+    case PEER_OP_HINT_LIST:
+        cr_assert_eq(d.hint_list.token, f->hint_list.token);
+        str_eq(&d.hint_list.key, &f->hint_list.key);
+        break;
+    case PEER_OP_HINT_LIST_ACK:
+        cr_assert_eq(d.hint_list_ack.count, f->hint_list_ack.count);
+        cr_assert_null(d.hint_list_ack.entries);
+        for (uint32_t i = 0; i < f->hint_list_ack.count; i++) {
+            struct peer_hint_entry want, got;
+            peer_hint_list_entry(&f->hint_list_ack, i, &want);
+            peer_hint_list_entry(&d.hint_list_ack, i, &got);
+            str_eq(&got.target, &want.target);
+            cr_assert_eq(got.version, want.version);
+            cr_assert_eq(got.timestamp, want.timestamp);
+            cr_assert(got.target.data >= b && got.target.data + got.target.bytes <= b + n, "targets lie in the frame");
+        }
+        break;
     default:
         cr_assert_fail("no round trip for opcode 0x%02x", f->opcode);
     }
@@ -311,6 +428,10 @@ static size_t every_kind(struct peer_frame out[16])
     out[k++] = write_ack_make(PEER_ST_OK, 1, EXAMPLE_TIMESTAMP);
     out[k++] = read_make("user:42", 0);
     out[k++] = read_ack_make("hello");
+    out[k++] = forward_cput_make("user:42", "world", 1);
+    out[k++] = forward_ack_make("");
+    out[k++] = hint_list_make("user:42");
+    out[k++] = hint_list_ack_make(example_hints, 2);
     return k;
 }
 
@@ -421,8 +542,15 @@ Test(proto_peer, answers_have_their_requests_opcode_with_the_low_bit_set)
     cr_assert_eq(PEER_OP_ANSWER(PEER_OP_PING), PEER_OP_PONG);
     cr_assert_eq(PEER_OP_ANSWER(PEER_OP_REPLICA_WRITE), PEER_OP_REPLICA_WRITE_ACK);
     cr_assert_eq(PEER_OP_ANSWER(PEER_OP_REPLICA_READ), PEER_OP_REPLICA_READ_ACK);
+    cr_assert_eq(PEER_OP_ANSWER(PEER_OP_FORWARD), PEER_OP_FORWARD_ACK);
+    cr_assert_eq(PEER_OP_ANSWER(PEER_OP_HINT_LIST), PEER_OP_HINT_LIST_ACK);
     cr_assert_str_eq(peer_opcode_name(PEER_OP_REPLICA_READ_ACK), "REPLICA_READ_ACK");
-    cr_assert_str_eq(peer_opcode_name(0x88), "?");
+    cr_assert_str_eq(peer_opcode_name(0x88), "FORWARD");
+    cr_assert_str_eq(peer_opcode_name(0x89), "FORWARD_ACK");
+    cr_assert_str_eq(peer_opcode_name(0x90), "HINT_LIST");
+    cr_assert_str_eq(peer_opcode_name(0x91), "HINT_LIST_ACK");
+    cr_assert_str_eq(peer_opcode_name(0x8a), "?");
+    cr_assert_str_eq(peer_opcode_name(0x92), "?");
 }
 
 Test(proto_peer, header_fields_are_big_endian_at_their_offsets)
@@ -491,6 +619,36 @@ Test(proto_peer, encode_head_then_value_is_the_whole_frame)
     }
     struct peer_frame p = ping_make(PEER_OP_PING);
     cr_assert_eq(peer_frame_head_bytes(&p), peer_frame_bytes(&p), "a frame without a value is all head");
+    cr_assert_eq(peer_frame_value(&p).bytes, 0u);
+    free(value);
+}
+
+Test(proto_peer, forward_encode_head_then_value_is_the_whole_frame)
+{
+    uint8_t *value = pattern(RKV_VALUE_BYTES_MAX, 3);
+    struct peer_frame w = forward_cput_make("user:42", "", 1);
+    w.forward.value = str_bytes(value, RKV_VALUE_BYTES_MAX);
+    struct peer_frame a = forward_ack_make("");
+    a.forward_ack.value = str_bytes(value, RKV_VALUE_BYTES_MAX);
+    struct peer_frame r = write_make("user:42", "hello");
+    struct peer_frame k = read_ack_make("hello");
+    const struct peer_frame *fs[] = {&w, &a, &r, &k};
+    for (size_t i = 0; i < 4; i++) {
+        size_t n;
+        uint8_t *whole = encode(fs[i], &n);
+        size_t head = peer_frame_head_bytes(fs[i]);
+        struct peer_str tail = peer_frame_value(fs[i]);
+        cr_assert_eq(head + tail.bytes, n, "case %zu", i);
+        uint8_t hb[512];
+        cr_assert_eq(peer_frame_encode_head(hb, head - 1, fs[i]), 0u);
+        cr_assert_eq(peer_frame_encode_head(hb, sizeof(hb), fs[i]), head);
+        cr_assert_arr_eq(hb, whole, head);
+        cr_assert_eq(memcmp(whole + head, tail.data, tail.bytes), 0, "case %zu", i);
+        free(whole);
+    }
+    struct peer_frame h = hint_list_ack_make(example_hints, 2);
+    cr_assert_eq(peer_frame_head_bytes(&h), peer_frame_bytes(&h), "a hint list is all head");
+    cr_assert_null(peer_frame_value(&h).data);
     free(value);
 }
 
@@ -847,11 +1005,22 @@ Test(proto_peer, each_answer_allows_only_its_statuses)
         {PEER_OP_REPLICA_WRITE_ACK, PEER_ST_NOT_FOUND, false}, {PEER_OP_REPLICA_READ_ACK, PEER_ST_FENCED, false},
         {PEER_OP_REPLICA_READ_ACK, PEER_ST_SKEW, false},     {PEER_OP_REPLICA_READ_ACK, PEER_ST_COUNT, false},
         {PEER_OP_REPLICA_WRITE_ACK, 0xff, false},            {PEER_OP_PONG, PEER_ST_OK, true},
+        {PEER_OP_FORWARD_ACK, PEER_ST_NOT_FOUND, true},      {PEER_OP_FORWARD_ACK, PEER_ST_FENCED, false},
+        {PEER_OP_FORWARD_ACK, PEER_ST_SKEW, false},          {PEER_OP_FORWARD_ACK, PEER_ST_COUNT, false},
+        {PEER_OP_HINT_LIST_ACK, PEER_ST_OK, true},           {PEER_OP_HINT_LIST_ACK, PEER_ST_NOT_FOUND, false},
+        {PEER_OP_HINT_LIST_ACK, PEER_ST_FENCED, false},      {PEER_OP_HINT_LIST_ACK, PEER_ST_SKEW, false},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct peer_frame f = {.opcode = cases[i].opcode, .status = cases[i].status};
         if (cases[i].opcode == PEER_OP_HELLO_ACK)
             f = hello_make(PEER_OP_HELLO_ACK);
+        if (cases[i].opcode == PEER_OP_FORWARD_ACK) {
+            /* A miss's fields, which an allowed status other than NOT_FOUND would not get
+             * past anyway: the status check comes first. */
+            f = forward_ack_make("");
+            f.forward_ack.version = 0;
+            f.forward_ack.timestamp = 0;
+        }
         f.status = cases[i].status;
         cr_assert_eq(verdict_on_wire(&f), cases[i].allowed ? RKV_OK : RKV_BAD_FRAME, "case %zu", i);
     }
@@ -952,7 +1121,7 @@ Test(proto_peer, length_field_under_the_header_or_over_the_limit_cannot_be_delim
 
 Test(proto_peer, unknown_opcodes_are_invalid_but_delimited)
 {
-    const uint8_t ops[] = {0x00, 0x01, 0x04, 0x7f, 0x88, 0x90, 0xa0, 0xc0, 0xe0, 0xff};
+    const uint8_t ops[] = {0x00, 0x01, 0x04, 0x7f, 0x8a, 0x8f, 0x92, 0x9f, 0xa0, 0xc0, 0xe0, 0xff};
     for (size_t i = 0; i < sizeof(ops); i++) {
         struct peer_frame f = {.request_id = 77, .opcode = ops[i]};
         cr_assert_eq(peer_frame_validate(&f), RKV_UNKNOWN_OPCODE);
@@ -980,7 +1149,7 @@ Test(proto_peer, every_nonzero_reserved_byte_is_invalid)
 {
     struct {
         struct peer_frame f;
-        size_t offs[8];
+        size_t offs[10];
         size_t count;
     } cases[] = {
         {hello_make(PEER_OP_HELLO), {11, 14, 15, 41, 42, 43}, 6},
@@ -989,6 +1158,11 @@ Test(proto_peer, every_nonzero_reserved_byte_is_invalid)
         {write_ack_make(PEER_ST_OK, 1, 1), {11}, 1},
         {read_make("user:42", 0), {11, 25}, 2},
         {read_ack_make("hello"), {11, 50, 51}, 3},
+        {forward_cput_make("user:42", "world", 1), {11, 42, 43}, 3},
+        {forward_ack_make("hello"), {11, 31}, 2},
+        {hint_list_make("user:42"), {11, 22, 23}, 3},
+        /* The count's pad, then each entry's three reserved bytes (entries at 16 and 36). */
+        {hint_list_ack_make(example_hints, 2), {11, 14, 15, 17, 18, 19, 37, 38, 39}, 9},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         for (size_t j = 0; j < cases[i].count; j++) {
@@ -1006,8 +1180,10 @@ Test(proto_peer, every_nonzero_reserved_byte_is_invalid)
 
 Test(proto_peer, bodies_shorter_than_their_fixed_part_are_invalid)
 {
-    const uint8_t ops[] = {PEER_OP_HELLO, PEER_OP_PING, PEER_OP_PONG, PEER_OP_REPLICA_WRITE,
-                           PEER_OP_REPLICA_WRITE_ACK, PEER_OP_REPLICA_READ, PEER_OP_REPLICA_READ_ACK};
+    const uint8_t ops[] = {PEER_OP_HELLO,        PEER_OP_PING,        PEER_OP_PONG,
+                           PEER_OP_REPLICA_WRITE, PEER_OP_REPLICA_WRITE_ACK, PEER_OP_REPLICA_READ,
+                           PEER_OP_REPLICA_READ_ACK, PEER_OP_FORWARD,   PEER_OP_FORWARD_ACK,
+                           PEER_OP_HINT_LIST,    PEER_OP_HINT_LIST_ACK};
     for (size_t i = 0; i < sizeof(ops); i++) {
         uint8_t b[PEER_HDR_BYTES] = {0};
         store_be32(b, PEER_HDR_BYTES - 4u);
@@ -1033,6 +1209,10 @@ Test(proto_peer, length_fields_that_disagree_with_the_frame_are_invalid)
         {hello_make(PEER_OP_HELLO), 38, 1}, {hello_make(PEER_OP_HELLO), 39, 1}, {hello_make(PEER_OP_HELLO), 40, 1},
         {write_make("user:42", "hello"), 54, 1}, {write_make("user:42", "hello"), 56, 2},
         {write_make("user:42", "hello"), 60, 4}, {read_make("user:42", 0), 26, 2}, {read_ack_make("hello"), 52, 4},
+        {forward_cput_make("user:42", "world", 1), 40, 2}, {forward_cput_make("user:42", "world", 1), 44, 4},
+        {forward_ack_make("hello"), 32, 4}, {hint_list_make("user:42"), 20, 2},
+        {hint_list_ack_make(example_hints, 2), 12, 2}, {hint_list_ack_make(example_hints, 2), 16, 1},
+        {hint_list_ack_make(example_hints, 2), 36, 1},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         size_t n;
@@ -1118,6 +1298,526 @@ Test(proto_peer, the_digest_is_xxh3_of_the_canonical_header_and_value)
     cr_assert_eq(peer_record_digest(&r), token_of_key(c, sizeof(c)));
 }
 
+/* ---- FORWARD and FORWARD_ACK ---- */
+
+Test(proto_peer, forward_round_trips_get_put_delete_and_a_conditional_put)
+{
+    struct peer_frame g = forward_make(BIN_OP_GET, "user:42", "");
+    g.forward.consistency = BIN_CONS_ONE;
+    assert_round_trips(&g);
+    struct peer_frame p = forward_make(BIN_OP_PUT, "user:42", "hello");
+    p.forward.ttl_s = 3600;
+    p.forward.consistency = BIN_CONS_ALL;
+    assert_round_trips(&p);
+    struct peer_frame d = forward_make(BIN_OP_DELETE, "user:42", "");
+    d.forward.token = UINT64_MAX;
+    assert_round_trips(&d);
+    struct peer_frame c = forward_cput_make("user:42", "hello", 0);
+    assert_round_trips(&c); /* only if absent */
+    c.forward.if_version = UINT64_MAX;
+    c.forward.ttl_s = RKV_TTL_S_MAX;
+    c.forward.deadline_ms = PEER_DEADLINE_MS_MAX;
+    assert_round_trips(&c);
+    cr_assert_eq(peer_frame_bytes(&c), PEER_FORWARD_FIXED_BYTES + 7u + 5u);
+}
+
+Test(proto_peer, forward_fields_are_big_endian_at_their_offsets)
+{
+    struct peer_frame f = forward_cput_make("k", "v", 0x2122232425262728ull);
+    f.request_id = 0xa1a2a3a4u;
+    f.forward.token = 0x1112131415161718ull;
+    f.forward.ttl_s = 0x31323334u;
+    f.forward.deadline_ms = 0x41424344u;
+    f.forward.consistency = BIN_CONS_ALL;
+    uint8_t b[PEER_FORWARD_FIXED_BYTES + 2];
+    cr_assert_eq(peer_frame_encode(b, sizeof(b), &f), sizeof(b));
+    const uint8_t want[] = {
+        0x00, 0x00, 0x00, 0x2e, 0xa1, 0xa2, 0xa3, 0xa4, 0x88, 0x00, 0x00, 0x00, /* header */
+        0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18,                         /* token */
+        0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27, 0x28,                         /* if_version */
+        0x31, 0x32, 0x33, 0x34, 0x41, 0x42, 0x43, 0x44,                         /* ttl_s, deadline_ms */
+        0x03, 0x02, 0x00, 0x01,                                                 /* PUT, all, IF_VERSION */
+        0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01,                         /* key_bytes, value_bytes */
+        'k', 'v',
+    };
+    cr_assert_arr_eq(b, want, sizeof(want));
+}
+
+Test(proto_peer, forward_ack_round_trips_a_value_a_miss_and_errors)
+{
+    struct peer_frame a = forward_ack_make("hello");
+    a.forward_ack.hinted = 1;
+    a.forward_ack.acked = 1;
+    assert_round_trips(&a);
+    struct peer_frame m = forward_ack_make("");
+    m.status = PEER_ST_NOT_FOUND;
+    m.forward_ack.version = 0;
+    m.forward_ack.timestamp = 0;
+    assert_round_trips(&m);
+    struct peer_frame v = error_answer(PEER_OP_FORWARD_ACK, RKV_VERSION_MISMATCH);
+    v.forward_ack.version = 7;
+    v.forward_ack.acked = 1;
+    v.forward_ack.needed = 1;
+    assert_round_trips(&v);
+    struct peer_frame u = error_answer(PEER_OP_FORWARD_ACK, RKV_UNAVAILABLE);
+    u.forward_ack.acked = 1;
+    u.forward_ack.needed = 3;
+    assert_round_trips(&u);
+    cr_assert_eq(peer_frame_bytes(&u), PEER_FORWARD_ACK_FIXED_BYTES);
+}
+
+Test(proto_peer, forward_ack_fields_are_big_endian_at_their_offsets)
+{
+    struct peer_frame f = forward_ack_make("v");
+    f.request_id = 0xa1a2a3a4u;
+    f.forward_ack.version = 0x0102030405060708ull;
+    f.forward_ack.timestamp = 0x1112131415161718ull;
+    f.forward_ack.acked = 3;
+    f.forward_ack.needed = 2;
+    f.forward_ack.hinted = 1;
+    uint8_t b[PEER_FORWARD_ACK_FIXED_BYTES + 1];
+    cr_assert_eq(peer_frame_encode(b, sizeof(b), &f), sizeof(b));
+    const uint8_t want[] = {
+        0x00, 0x00, 0x00, 0x21, 0xa1, 0xa2, 0xa3, 0xa4, 0x89, 0x00, 0x00, 0x00,
+        0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18,
+        0x03, 0x02, 0x01, 0x00, 0x00, 0x00, 0x00, 0x01, 'v',
+    };
+    cr_assert_arr_eq(b, want, sizeof(want));
+}
+
+Test(proto_peer, forward_key_of_256_bytes_is_accepted_and_257_refused)
+{
+    uint8_t *key = pattern(RKV_KEY_BYTES_MAX + 1u, 1);
+    struct peer_frame f = forward_cput_make("k", "v", 1);
+    f.forward.key = str_bytes(key, RKV_KEY_BYTES_MAX);
+    assert_round_trips(&f);
+    f.forward.key.bytes = RKV_KEY_BYTES_MAX + 1u;
+    cr_assert_eq(verdict_on_wire(&f), RKV_KEY_TOO_LONG);
+    f.forward.key.bytes = 1;
+    assert_round_trips(&f);
+    f.forward.key.bytes = 0;
+    cr_assert_eq(verdict_on_wire(&f), RKV_KEY_EMPTY);
+    free(key);
+}
+
+Test(proto_peer, forward_value_of_1_mib_is_accepted_and_one_byte_more_refused)
+{
+    uint8_t *value = pattern(RKV_VALUE_BYTES_MAX + 1u, 5);
+    struct peer_frame f = forward_make(BIN_OP_PUT, "k", "");
+    struct peer_frame a = forward_ack_make("");
+    f.forward.value = str_bytes(value, RKV_VALUE_BYTES_MAX);
+    a.forward_ack.value = str_bytes(value, RKV_VALUE_BYTES_MAX);
+    assert_round_trips(&f);
+    assert_round_trips(&a);
+    f.forward.value.bytes = 0;
+    assert_round_trips(&f);
+    f.forward.value.bytes = RKV_VALUE_BYTES_MAX + 1u;
+    a.forward_ack.value.bytes = RKV_VALUE_BYTES_MAX + 1u;
+    cr_assert_eq(verdict_on_wire(&f), RKV_VALUE_TOO_LONG);
+    cr_assert_eq(verdict_on_wire(&a), RKV_VALUE_TOO_LONG);
+    f.forward.client_opcode = BIN_OP_GET;
+    cr_assert_eq(verdict_on_wire(&f), RKV_INVALID_ARG, "an over-limit value on a GET is a misplaced value");
+    free(value);
+}
+
+Test(proto_peer, an_over_limit_forward_still_frames)
+{
+    uint8_t *value = pattern(RKV_VALUE_BYTES_MAX + 1u, 5);
+    uint8_t *key = pattern(RKV_KEY_BYTES_MAX + 1u, 1);
+    struct peer_frame f = forward_make(BIN_OP_PUT, "k", "");
+    f.forward.key = str_bytes(key, RKV_KEY_BYTES_MAX + 1u);
+    f.forward.value = str_bytes(value, RKV_VALUE_BYTES_MAX + 1u);
+    cr_assert_eq(verdict_on_wire(&f), RKV_KEY_TOO_LONG);
+    free(value);
+    free(key);
+}
+
+Test(proto_peer, forward_ttl_is_0_to_ten_years_and_only_on_put)
+{
+    struct peer_frame f = forward_make(BIN_OP_PUT, "k", "v");
+    f.forward.ttl_s = RKV_TTL_S_MAX;
+    cr_assert_eq(verdict_on_wire(&f), RKV_OK);
+    f.forward.ttl_s = RKV_TTL_S_MAX + 1u;
+    cr_assert_eq(verdict_on_wire(&f), RKV_BAD_TTL);
+    f.forward.ttl_s = UINT32_MAX;
+    cr_assert_eq(verdict_on_wire(&f), RKV_BAD_TTL);
+    struct peer_frame g = forward_make(BIN_OP_GET, "k", "");
+    g.forward.ttl_s = 1;
+    cr_assert_eq(verdict_on_wire(&g), RKV_INVALID_ARG, "a GET has no TTL");
+    g.forward.ttl_s = RKV_TTL_S_MAX + 1u;
+    cr_assert_eq(verdict_on_wire(&g), RKV_INVALID_ARG);
+}
+
+Test(proto_peer, forward_deadlines_are_1_to_the_maximum)
+{
+    struct peer_frame f = forward_cput_make("k", "v", 1);
+    const uint32_t ok[] = {1, PEER_DEADLINE_MS_MAX};
+    const uint32_t bad[] = {0, PEER_DEADLINE_MS_MAX + 1u, UINT32_MAX};
+    for (size_t i = 0; i < 2; i++) {
+        f.forward.deadline_ms = ok[i];
+        cr_assert_eq(verdict_on_wire(&f), RKV_OK);
+    }
+    for (size_t i = 0; i < 3; i++) {
+        f.forward.deadline_ms = bad[i];
+        cr_assert_eq(verdict_on_wire(&f), RKV_INVALID_ARG);
+    }
+}
+
+Test(proto_peer, forward_client_fields_follow_their_rules)
+{
+    const uint8_t not_forwarded[] = {0x00, BIN_OP_PING, 0x05, 0x40, 0x7f, PEER_OP_FORWARD, 0xff};
+    for (size_t i = 0; i < sizeof(not_forwarded); i++) {
+        struct peer_frame f = forward_make(not_forwarded[i], "k", "");
+        cr_assert_eq(verdict_on_wire(&f), RKV_UNKNOWN_OPCODE, "client opcode 0x%02x", not_forwarded[i]);
+    }
+    struct peer_frame f = forward_cput_make("k", "v", 1);
+    f.forward.req_flags = BIN_REQ_F_IF_VERSION | 0x0002u;
+    cr_assert_eq(verdict_on_wire(&f), RKV_BAD_FRAME, "unknown request flag");
+    f.forward.req_flags = 0x8000u;
+    cr_assert_eq(verdict_on_wire(&f), RKV_BAD_FRAME, "a flag in the high byte is seen");
+    f = forward_cput_make("k", "v", 1);
+    f.forward.consistency = BIN_CONS_ALL + 1u;
+    cr_assert_eq(verdict_on_wire(&f), RKV_BAD_CONSISTENCY);
+    f = forward_make(BIN_OP_DELETE, "k", "v");
+    cr_assert_eq(verdict_on_wire(&f), RKV_INVALID_ARG, "a DELETE has no value");
+    f = forward_make(BIN_OP_GET, "k", "");
+    f.forward.req_flags = BIN_REQ_F_IF_VERSION;
+    cr_assert_eq(verdict_on_wire(&f), RKV_INVALID_ARG, "only a PUT is conditional");
+    f = forward_make(BIN_OP_PUT, "k", "v");
+    f.forward.if_version = 3;
+    cr_assert_eq(verdict_on_wire(&f), RKV_INVALID_ARG, "if_version without its flag");
+}
+
+/* The point of checking the client fields in the client protocol's order: a forwarded
+ * request gets the status its client would have got from bin_req_validate(). */
+Test(proto_peer, a_forwarded_request_gets_the_status_the_client_protocol_gives)
+{
+    const uint8_t opcodes[] = {BIN_OP_GET, BIN_OP_PUT, BIN_OP_DELETE, 0x09};
+    const uint16_t flags[] = {0, BIN_REQ_F_IF_VERSION, 0x0004u};
+    const uint8_t cons[] = {BIN_CONS_ONE, BIN_CONS_ALL, BIN_CONS_ALL + 1u};
+    const uint32_t keys[] = {0, 1, RKV_KEY_BYTES_MAX, RKV_KEY_BYTES_MAX + 1u};
+    const uint32_t values[] = {0, 1, RKV_VALUE_BYTES_MAX + 1u};
+    const uint32_t ttls[] = {0, RKV_TTL_S_MAX + 1u};
+    const uint64_t ifs[] = {0, 5};
+    uint8_t *key = pattern(RKV_KEY_BYTES_MAX + 1u, 1);
+    size_t cases = 0;
+    for (size_t o = 0; o < sizeof(opcodes); o++)
+        for (size_t fl = 0; fl < 3; fl++)
+            for (size_t c = 0; c < 3; c++)
+                for (size_t k = 0; k < 4; k++)
+                    for (size_t v = 0; v < 3; v++)
+                        for (size_t t = 0; t < 2; t++)
+                            for (size_t iv = 0; iv < 2; iv++) {
+                                struct bin_req r = {
+                                    .opcode = opcodes[o], .consistency = cons[c], .flags = flags[fl],
+                                    .key_bytes = (uint16_t)keys[k], .ttl_s = ttls[t],
+                                    .value_bytes = values[v], .if_version = ifs[iv], .key = key,
+                                };
+                                struct peer_frame f = {.opcode = PEER_OP_FORWARD};
+                                f.forward.client_opcode = r.opcode;
+                                f.forward.consistency = r.consistency;
+                                f.forward.req_flags = r.flags;
+                                f.forward.key = str_bytes(key, keys[k]);
+                                f.forward.ttl_s = r.ttl_s;
+                                f.forward.value = str_bytes(NULL, 0);
+                                f.forward.value.bytes = r.value_bytes; /* validate reads no value */
+                                f.forward.if_version = r.if_version;
+                                f.forward.deadline_ms = 1000;
+                                cr_assert_eq(peer_frame_validate(&f), bin_req_validate(&r),
+                                             "op 0x%02x flags %u cons %u key %u value %u ttl %u if %llu: %s vs %s",
+                                             r.opcode, r.flags, r.consistency, keys[k], r.value_bytes, r.ttl_s,
+                                             (unsigned long long)r.if_version, rkv_err_name(peer_frame_validate(&f)),
+                                             rkv_err_name(bin_req_validate(&r)));
+                                cases++;
+                            }
+    cr_assert_eq(cases, 4u * 3u * 3u * 4u * 3u * 2u * 2u);
+    free(key);
+}
+
+Test(proto_peer, forward_ack_replica_counts_are_at_most_the_replication_factor)
+{
+    struct peer_frame a = forward_ack_make("");
+    a.forward_ack.acked = RKV_RF_MAX;
+    a.forward_ack.needed = RKV_RF_MAX;
+    assert_round_trips(&a);
+    a.forward_ack.acked = RKV_RF_MAX - 1u;
+    a.forward_ack.hinted = 1;
+    assert_round_trips(&a);
+    a.forward_ack.hinted = 2;
+    cr_assert_eq(verdict_on_wire(&a), RKV_INVALID_ARG, "acked + hinted over the RF limit");
+    a = forward_ack_make("");
+    a.forward_ack.acked = RKV_RF_MAX + 1u;
+    cr_assert_eq(verdict_on_wire(&a), RKV_INVALID_ARG);
+    a = forward_ack_make("");
+    a.forward_ack.acked = UINT8_MAX;
+    a.forward_ack.hinted = UINT8_MAX;
+    cr_assert_eq(verdict_on_wire(&a), RKV_INVALID_ARG, "no wrap in the sum");
+    a = forward_ack_make("");
+    a.forward_ack.needed = RKV_RF_MAX + 1u;
+    a.forward_ack.acked = RKV_RF_MAX;
+    cr_assert_eq(verdict_on_wire(&a), RKV_INVALID_ARG);
+    struct peer_frame u = error_answer(PEER_OP_FORWARD_ACK, RKV_UNAVAILABLE);
+    u.forward_ack.needed = RKV_RF_MAX + 1u;
+    cr_assert_eq(verdict_on_wire(&u), RKV_INVALID_ARG, "errors too");
+}
+
+Test(proto_peer, forward_ack_fields_follow_the_status)
+{
+    struct peer_frame a = forward_ack_make("");
+    a.forward_ack.version = 0;
+    cr_assert_eq(verdict_on_wire(&a), RKV_INVALID_ARG, "OK carries the key's version");
+    a = forward_ack_make("");
+    a.forward_ack.timestamp = 0;
+    cr_assert_eq(verdict_on_wire(&a), RKV_INVALID_ARG, "OK carries the timestamp");
+    a = forward_ack_make("");
+    a.forward_ack.needed = 0;
+    a.forward_ack.acked = 0;
+    cr_assert_eq(verdict_on_wire(&a), RKV_INVALID_ARG, "a met level needs at least one replica");
+    a = forward_ack_make("");
+    a.forward_ack.acked = 1;
+    cr_assert_eq(verdict_on_wire(&a), RKV_INVALID_ARG, "OK below the level");
+    a.forward_ack.hinted = 1;
+    cr_assert_eq(verdict_on_wire(&a), RKV_OK, "hints count toward the level");
+
+    struct peer_frame m = forward_ack_make("");
+    m.status = PEER_ST_NOT_FOUND;
+    m.forward_ack.version = 0;
+    m.forward_ack.timestamp = 0;
+    cr_assert_eq(verdict_on_wire(&m), RKV_OK);
+    m.forward_ack.version = 1;
+    cr_assert_eq(verdict_on_wire(&m), RKV_INVALID_ARG, "a miss has no version");
+    m.forward_ack.version = 0;
+    m.forward_ack.timestamp = 1;
+    cr_assert_eq(verdict_on_wire(&m), RKV_INVALID_ARG, "a miss has no timestamp");
+    m.forward_ack.timestamp = 0;
+    m.forward_ack.value = str_of("v");
+    cr_assert_eq(verdict_on_wire(&m), RKV_INVALID_ARG, "a miss has no value");
+    m.forward_ack.value = str_of("");
+    m.forward_ack.acked = 1;
+    cr_assert_eq(verdict_on_wire(&m), RKV_INVALID_ARG, "a miss below the level is not a miss");
+
+    struct peer_frame e = error_answer(PEER_OP_FORWARD_ACK, RKV_VERSION_MISMATCH);
+    e.forward_ack.version = UINT64_MAX;
+    cr_assert_eq(verdict_on_wire(&e), RKV_OK, "a refused condition reports the current version");
+    e.forward_ack.timestamp = 1;
+    cr_assert_eq(verdict_on_wire(&e), RKV_INVALID_ARG);
+    e = error_answer(PEER_OP_FORWARD_ACK, RKV_UNAVAILABLE);
+    e.forward_ack.version = 1;
+    cr_assert_eq(verdict_on_wire(&e), RKV_INVALID_ARG, "only VERSION_MISMATCH has a version");
+    e = error_answer(PEER_OP_FORWARD_ACK, RKV_TIMEOUT);
+    e.forward_ack.value = str_of("request timed out");
+    cr_assert_eq(verdict_on_wire(&e), RKV_INVALID_ARG, "the error's message is not sent");
+}
+
+/* ---- HINT_LIST and HINT_LIST_ACK ---- */
+
+Test(proto_peer, hint_list_round_trips)
+{
+    struct peer_frame h = hint_list_make("user:42");
+    assert_round_trips(&h);
+    cr_assert_eq(peer_frame_bytes(&h), PEER_HINT_LIST_FIXED_BYTES + 7u);
+    h.hint_list.token = UINT64_MAX;
+    assert_round_trips(&h);
+}
+
+Test(proto_peer, hint_list_key_of_256_bytes_is_accepted_and_257_refused)
+{
+    uint8_t *key = pattern(RKV_KEY_BYTES_MAX + 1u, 1);
+    struct peer_frame h = hint_list_make("k");
+    h.hint_list.key = str_bytes(key, RKV_KEY_BYTES_MAX);
+    assert_round_trips(&h);
+    h.hint_list.key.bytes = RKV_KEY_BYTES_MAX + 1u;
+    cr_assert_eq(verdict_on_wire(&h), RKV_KEY_TOO_LONG);
+    h.hint_list.key.bytes = 1;
+    assert_round_trips(&h);
+    h.hint_list.key.bytes = 0;
+    cr_assert_eq(verdict_on_wire(&h), RKV_KEY_EMPTY);
+    free(key);
+}
+
+Test(proto_peer, hint_list_ack_round_trips_none_some_and_an_error)
+{
+    struct peer_frame none = hint_list_ack_make(NULL, 0);
+    assert_round_trips(&none);
+    cr_assert_eq(peer_frame_bytes(&none), PEER_HINT_LIST_ACK_FIXED_BYTES);
+    struct peer_frame two = hint_list_ack_make(example_hints, 2);
+    assert_round_trips(&two);
+    cr_assert_eq(peer_frame_bytes(&two), PEER_HINT_LIST_ACK_FIXED_BYTES + 2u * PEER_HINT_LIST_ENTRY_BYTES + 12u);
+    struct peer_frame e = error_answer(PEER_OP_HINT_LIST_ACK, RKV_IO);
+    assert_round_trips(&e);
+}
+
+Test(proto_peer, hint_list_ack_lays_out_the_entry_table_then_the_targets)
+{
+    struct peer_frame f = hint_list_ack_make(example_hints, 2);
+    size_t n;
+    uint8_t *b = encode(&f, &n);
+    cr_assert_eq(load_be16(b + 12), 2u);
+    cr_assert_eq(b[16], 6u, "first entry's target_bytes");
+    cr_assert_eq(load_be64(b + 20), 2u, "first entry's version");
+    cr_assert_eq(load_be64(b + 28), EXAMPLE_TIMESTAMP + (1ull << 16));
+    cr_assert_eq(b[36], 6u, "second entry at 16 + 20");
+    cr_assert_eq(load_be64(b + 40), 3u);
+    cr_assert_eq(memcmp(b + 56, "node-cnode-d", 12), 0, "targets after the table, in entry order");
+    cr_assert_eq(n, 68u);
+    free(b);
+}
+
+Test(proto_peer, hint_list_entries_of_a_decoded_answer_read_in_any_order)
+{
+    char *ids;
+    struct peer_hint_entry *e = hint_entries_make(PEER_HINT_LIST_ENTRIES_MAX, 0, &ids);
+    /* Targets of every length 1..64, so that each entry's offset depends on all before it. */
+    char *name = name_of_len(RKV_NODE_ID_BYTES_MAX);
+    for (uint32_t i = 0; i < PEER_HINT_LIST_ENTRIES_MAX; i++)
+        e[i].target = str_bytes((const uint8_t *)name, i % RKV_NODE_ID_BYTES_MAX + 1u);
+    struct peer_frame f = hint_list_ack_make(e, PEER_HINT_LIST_ENTRIES_MAX);
+    size_t n;
+    uint8_t *b = encode(&f, &n);
+    struct peer_frame d;
+    decode_done(b, n, &d);
+    cr_assert_eq(peer_frame_validate(&d), RKV_OK);
+    for (uint32_t k = 0; k < PEER_HINT_LIST_ENTRIES_MAX; k++) {
+        uint32_t i = (k * 37u) % PEER_HINT_LIST_ENTRIES_MAX; /* a permutation: 37 is prime to 64 */
+        struct peer_hint_entry got;
+        memset(&got, 0xee, sizeof(got));
+        peer_hint_list_entry(&d.hint_list_ack, i, &got);
+        str_eq(&got.target, &e[i].target);
+        cr_assert_eq(got.version, e[i].version);
+        cr_assert_eq(got.timestamp, e[i].timestamp);
+    }
+    free(b);
+    free(name);
+    free(e);
+    free(ids);
+}
+
+Test(proto_peer, hint_list_of_64_entries_is_accepted_and_65_refused)
+{
+    char *ids;
+    struct peer_hint_entry *e = hint_entries_make(PEER_HINT_LIST_ENTRIES_MAX + 1u, RKV_NODE_ID_BYTES_MAX, &ids);
+    struct peer_frame f = hint_list_ack_make(e, PEER_HINT_LIST_ENTRIES_MAX);
+    assert_round_trips(&f);
+    size_t want = PEER_HINT_LIST_ACK_FIXED_BYTES +
+                  PEER_HINT_LIST_ENTRIES_MAX * (PEER_HINT_LIST_ENTRY_BYTES + RKV_NODE_ID_BYTES_MAX);
+    cr_assert_eq(peer_frame_bytes(&f), want, "the largest valid answer is %zu bytes", want);
+    f.hint_list_ack.count = PEER_HINT_LIST_ENTRIES_MAX + 1u;
+    cr_assert_eq(verdict_on_wire(&f), RKV_INVALID_ARG);
+    f.hint_list_ack.count = 1;
+    assert_round_trips(&f);
+    free(e);
+    free(ids);
+}
+
+Test(proto_peer, hint_targets_of_64_bytes_are_accepted_and_65_refused)
+{
+    char *id64 = name_of_len(RKV_NODE_ID_BYTES_MAX);
+    char *id65 = name_of_len(RKV_NODE_ID_BYTES_MAX + 1u);
+    struct peer_hint_entry e[2] = {example_hints[0], example_hints[1]};
+    struct peer_frame f = hint_list_ack_make(e, 2);
+    e[1].target = str_of(id64);
+    assert_round_trips(&f);
+    e[1].target = str_of(id65);
+    cr_assert_eq(verdict_on_wire(&f), RKV_INVALID_ARG);
+    e[1].target = str_of("a");
+    assert_round_trips(&f);
+    e[1].target = str_of("");
+    cr_assert_eq(verdict_on_wire(&f), RKV_INVALID_ARG, "a hint names its node");
+    e[1].target = str_of("node c");
+    cr_assert_eq(verdict_on_wire(&f), RKV_INVALID_ARG, "node id characters");
+    free(id64);
+    free(id65);
+}
+
+Test(proto_peer, hint_list_ack_rules)
+{
+    struct peer_hint_entry e[2] = {example_hints[0], example_hints[1]};
+    struct peer_frame f = hint_list_ack_make(e, 2);
+    e[0].version = 0;
+    cr_assert_eq(verdict_on_wire(&f), RKV_INVALID_ARG, "a hinted record has a version");
+    e[0].version = 1;
+    e[1].timestamp = 0;
+    cr_assert_eq(verdict_on_wire(&f), RKV_INVALID_ARG, "a hinted record has a timestamp");
+    e[1].timestamp = UINT64_MAX;
+    e[1].version = UINT64_MAX;
+    cr_assert_eq(verdict_on_wire(&f), RKV_OK);
+    f.status = PEER_ST_ERROR;
+    f.err = rkv_err_wire(RKV_BUSY);
+    cr_assert_eq(verdict_on_wire(&f), RKV_INVALID_ARG, "an error lists nothing");
+}
+
+Test(proto_peer, an_over_limit_hint_list_still_frames)
+{
+    char *ids;
+    struct peer_hint_entry *e = hint_entries_make(PEER_HINT_LIST_ENTRIES_MAX + 1u, UINT8_MAX, &ids);
+    struct peer_frame f = hint_list_ack_make(e, PEER_HINT_LIST_ENTRIES_MAX + 1u);
+    cr_assert_eq(verdict_on_wire(&f), RKV_INVALID_ARG);
+    free(e);
+    free(ids);
+}
+
+Test(proto_peer, an_entry_table_past_the_frame_is_invalid)
+{
+    /* A count that claims more entries than the frame holds, with nothing after. */
+    uint8_t b[PEER_HINT_LIST_ACK_FIXED_BYTES + PEER_HINT_LIST_ENTRY_BYTES] = {0};
+    store_be32(b, sizeof(b) - 4u);
+    b[8] = PEER_OP_HINT_LIST_ACK;
+    store_be16(b + 12, 2);
+    struct peer_frame d;
+    size_t fb;
+    enum rkv_err why;
+    cr_assert_eq(peer_frame_decode(b, sizeof(b), &d, &fb, &why), PARSE_INVALID);
+    cr_assert_eq(why, RKV_BAD_FRAME);
+    store_be16(b + 12, UINT16_MAX);
+    cr_assert_eq(peer_frame_decode(b, sizeof(b), &d, &fb, &why), PARSE_INVALID);
+    /* One entry with a zero-length target frames (and is then refused by validate). */
+    store_be16(b + 12, 1);
+    b[16 + 4 + 7] = 1;
+    b[16 + 12 + 7] = 1;
+    cr_assert_eq(peer_frame_decode(b, sizeof(b), &d, &fb, &why), PARSE_DONE);
+    cr_assert_eq(peer_frame_validate(&d), RKV_INVALID_ARG);
+}
+
+Test(proto_peer, hint_list_encoder_refuses_targets_a_byte_cannot_count)
+{
+    char *long_name = name_of_len(256);
+    struct peer_hint_entry e[1] = {{str_of(long_name), 1, 1}};
+    struct peer_frame f = hint_list_ack_make(e, 1);
+    cr_assert_eq(peer_frame_bytes(&f), 0u);
+    uint8_t b[512];
+    cr_assert_eq(peer_frame_encode(b, sizeof(b), &f), 0u);
+    e[0].target.bytes = 255;
+    cr_assert_eq(peer_frame_bytes(&f), PEER_HINT_LIST_ACK_FIXED_BYTES + PEER_HINT_LIST_ENTRY_BYTES + 255u);
+    struct peer_frame h = hint_list_make("k");
+    h.hint_list.key.bytes = 65536;
+    cr_assert_eq(peer_frame_bytes(&h), 0u);
+    struct peer_frame w = forward_make(BIN_OP_GET, "k", "");
+    w.forward.key.bytes = 65536;
+    cr_assert_eq(peer_frame_bytes(&w), 0u);
+    free(long_name);
+}
+
+Test(proto_peer, reading_a_hint_entry_past_the_count_aborts, .signal = SIGABRT)
+{
+    struct peer_frame f = hint_list_ack_make(example_hints, 2);
+    struct peer_hint_entry e;
+    peer_hint_list_entry(&f.hint_list_ack, 2, &e);
+}
+
+Test(proto_peer, reading_a_hint_entry_of_a_decoded_answer_past_the_count_aborts, .signal = SIGABRT)
+{
+    struct peer_frame f = hint_list_ack_make(example_hints, 2);
+    uint8_t b[128];
+    size_t n = peer_frame_encode(b, sizeof(b), &f);
+    struct peer_frame d;
+    size_t fb;
+    enum rkv_err why;
+    if (n == 0 || peer_frame_decode(b, n, &d, &fb, &why) != PARSE_DONE)
+        return; /* no abort: the test fails */
+    struct peer_hint_entry e;
+    peer_hint_list_entry(&d.hint_list_ack, 2, &e);
+}
+
 /* ---- the caller's own bugs ---- */
 
 Test(proto_peer, reading_a_token_past_the_count_aborts, .signal = SIGABRT)
@@ -1195,7 +1895,7 @@ static void dump_uint(struct example *ex, size_t off, size_t n, const char *fiel
     for (size_t i = 0; i < n; i++)
         v = v << 8 | ex->bytes[off + i];
     char note[128];
-    if (strcmp(field, "hlc_ts") == 0 || strcmp(field, "echo_ts") == 0 || strcmp(field, "timestamp") == 0)
+    if (strcmp(field, "hlc_ts") == 0 || strcmp(field, "echo_ts") == 0 || strncmp(field, "timestamp", 9) == 0)
         snprintf(note, sizeof(note), "%-16s %llu ms << 16 | %llu", field, (unsigned long long)(v >> 16),
                  (unsigned long long)(v & 0xffffu));
     else if (strcmp(field, "token") == 0 || strncmp(field, "token[", 6) == 0 || strcmp(field, "digest") == 0 || strcmp(field, "origin") == 0)
@@ -1310,6 +2010,76 @@ static void example_of(struct example *ex, const struct peer_frame *f)
         for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
             dump_uint(ex, fields[i].off, fields[i].size, fields[i].name);
         dump_str(ex, 56, f->read_ack.rec.value_bytes, "value");
+        break;
+    }
+    case PEER_OP_FORWARD: {
+        static const struct {
+            size_t off, size;
+            const char *name;
+        } fields[] = {
+            {12, 8, "token"},         {20, 8, "if_version"},  {28, 4, "ttl_s"},     {32, 4, "deadline_ms"},
+            {36, 1, "client_opcode"}, {37, 1, "consistency"}, {38, 2, "req_flags"}, {40, 2, "key_bytes"},
+            {42, 2, "reserved"},      {44, 4, "value_bytes"},
+        };
+        for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+            if (fields[i].off == 36) {
+                uint8_t op = f->forward.client_opcode;
+                snprintf(note, sizeof(note), "%-16s 0x%02x %s", "client_opcode", op,
+                         op == BIN_OP_GET ? "GET" : op == BIN_OP_PUT ? "PUT" : op == BIN_OP_DELETE ? "DELETE" : "?");
+                dump_line(ex, 36, 1, note);
+            } else if (fields[i].off == 38) {
+                snprintf(note, sizeof(note), "%-16s 0x%04x%s", "req_flags", f->forward.req_flags,
+                         f->forward.req_flags == BIN_REQ_F_IF_VERSION ? " IF_VERSION" : "");
+                dump_line(ex, 38, 2, note);
+            } else {
+                dump_uint(ex, fields[i].off, fields[i].size, fields[i].name);
+            }
+        }
+        dump_str(ex, 48, f->forward.key.bytes, "key");
+        dump_str(ex, 48 + f->forward.key.bytes, f->forward.value.bytes, "value");
+        break;
+    }
+    case PEER_OP_FORWARD_ACK: {
+        static const struct {
+            size_t off, size;
+            const char *name;
+        } fields[] = {
+            {12, 8, "version"}, {20, 8, "timestamp"}, {28, 1, "acked"},       {29, 1, "needed"},
+            {30, 1, "hinted"},  {31, 1, "reserved"},  {32, 4, "value_bytes"},
+        };
+        for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+            dump_uint(ex, fields[i].off, fields[i].size, fields[i].name);
+        dump_str(ex, 36, f->forward_ack.value.bytes, "value");
+        break;
+    }
+    case PEER_OP_HINT_LIST:
+        dump_uint(ex, 12, 8, "token");
+        dump_uint(ex, 20, 2, "key_bytes");
+        dump_uint(ex, 22, 2, "reserved");
+        dump_str(ex, 24, f->hint_list.key.bytes, "key");
+        break;
+    case PEER_OP_HINT_LIST_ACK: {
+        dump_uint(ex, 12, 2, "count");
+        dump_uint(ex, 14, 2, "reserved");
+        size_t at = 16;
+        for (uint32_t i = 0; i < f->hint_list_ack.count; i++, at += PEER_HINT_LIST_ENTRY_BYTES) {
+            char name[32];
+            snprintf(name, sizeof(name), "target_bytes[%u]", i);
+            dump_uint(ex, at, 1, name);
+            dump_uint(ex, at + 1, 3, "reserved");
+            snprintf(name, sizeof(name), "version[%u]", i);
+            dump_uint(ex, at + 4, 8, name);
+            snprintf(name, sizeof(name), "timestamp[%u]", i);
+            dump_uint(ex, at + 12, 8, name);
+        }
+        for (uint32_t i = 0; i < f->hint_list_ack.count; i++) {
+            struct peer_hint_entry entry;
+            peer_hint_list_entry(&f->hint_list_ack, i, &entry);
+            char name[32];
+            snprintf(name, sizeof(name), "target[%u]", i);
+            dump_str(ex, at, entry.target.bytes, name);
+            at += entry.target.bytes;
+        }
         break;
     }
     default:
@@ -1460,6 +2230,32 @@ Test(proto_peer_doc, the_replica_read_examples_match_the_doc)
     check_example("peer-replica-read-ack-error", &err);
 }
 
+Test(proto_peer_doc, the_forward_examples_match_the_doc)
+{
+    struct peer_frame f = forward_cput_make("user:42", "world", 1);
+    f.forward.ttl_s = 3600;
+    check_example("peer-forward", &f);
+    struct peer_frame a = forward_ack_make("");
+    a.forward_ack.timestamp = EXAMPLE_TIMESTAMP + (5ull << 16);
+    check_example("peer-forward-ack", &a);
+
+    struct peer_frame m = forward_cput_make("user:42", "again", 1);
+    m.request_id = 12;
+    check_example("peer-forward-stale", &m);
+    struct peer_frame e = error_answer(PEER_OP_FORWARD_ACK, RKV_VERSION_MISMATCH);
+    e.request_id = 12;
+    e.forward_ack.version = 2;
+    check_example("peer-forward-ack-mismatch", &e);
+}
+
+Test(proto_peer_doc, the_hint_list_examples_match_the_doc)
+{
+    struct peer_frame h = hint_list_make("user:42");
+    check_example("peer-hint-list", &h);
+    struct peer_frame a = hint_list_ack_make(example_hints, 2);
+    check_example("peer-hint-list-ack", &a);
+}
+
 Test(proto_peer_doc, the_peer_limits_in_the_doc_are_the_limits_of_the_code)
 {
     if (getenv("RKV_PRINT_DOC_HEX") != NULL)
@@ -1478,6 +2274,12 @@ Test(proto_peer_doc, the_peer_limits_in_the_doc_are_the_limits_of_the_code)
     cr_assert_not_null(strstr(doc, s), "%s", s);
     snprintf(s, sizeof(s), "| deadline_ms | 1 | %u |", PEER_DEADLINE_MS_MAX);
     cr_assert_not_null(strstr(doc, s), "%s", s);
+    snprintf(s, sizeof(s), "| replicas in a FORWARD_ACK | 0 | %u |", RKV_RF_MAX);
+    cr_assert_not_null(strstr(doc, s), "%s", s);
+    snprintf(s, sizeof(s), "| hint list entries | 0 | %u |", PEER_HINT_LIST_ENTRIES_MAX);
+    cr_assert_not_null(strstr(doc, s), "%s", s);
+    snprintf(s, sizeof(s), "| `count` (c) | 0 ..= %u; 0 for `ERROR` |", PEER_HINT_LIST_ENTRIES_MAX);
+    cr_assert_not_null(strstr(doc, s), "%s", s);
     snprintf(s, sizeof(s), "| peer frame_bytes | %u | %u |", PEER_HDR_BYTES - 4u, RKV_FRAME_BYTES_MAX);
     cr_assert_not_null(strstr(doc, s), "%s", s);
     snprintf(s, sizeof(s), "| `PEER_PROTO_VERSION` | %u |", PEER_PROTO_VERSION);
@@ -1487,4 +2289,169 @@ Test(proto_peer_doc, the_peer_limits_in_the_doc_are_the_limits_of_the_code)
     snprintf(s, sizeof(s), "is 0x%016llx.", (unsigned long long)peer_record_digest(&a.read_ack.rec));
     cr_assert_not_null(strstr(doc, s), "%s", s);
     free(doc);
+}
+
+/* ---- fuzz seeds ---- */
+
+/* Edge frames of FORWARD and HINT_LIST, each asserted to get its verdict here and written as
+ * a seed of tests/fuzz/corpus/proto_peer when RKV_PEER_CORPUS_OUT names a folder. */
+static void seed_frame(const char *name, const struct peer_frame *f, enum rkv_err want)
+{
+    cr_assert_eq(verdict_on_wire(f), want, "%s: %s", name, rkv_err_name(verdict_on_wire(f)));
+    size_t n;
+    uint8_t *b = encode(f, &n);
+    corpus_write(name, b, n);
+    free(b);
+}
+
+/* f with bytes [off, off + len) of its encoding replaced: delimited but malformed. */
+static void seed_poked(const char *name, const struct peer_frame *f, size_t off, const uint8_t *bytes, size_t len)
+{
+    size_t n;
+    uint8_t *b = encode(f, &n);
+    cr_assert_leq(off + len, n);
+    memcpy(b + off, bytes, len);
+    struct peer_frame d;
+    size_t fb;
+    enum rkv_err why;
+    cr_assert_eq(peer_frame_decode(b, n, &d, &fb, &why), PARSE_INVALID, "%s", name);
+    cr_assert_eq(why, RKV_BAD_FRAME, "%s", name);
+    cr_assert_eq(fb, n, "%s is delimited", name);
+    corpus_write(name, b, n);
+    free(b);
+}
+
+Test(proto_peer_corpus, forward_and_hint_list_seeds_get_their_verdicts)
+{
+    uint8_t *key = pattern(RKV_KEY_BYTES_MAX + 1u, 1);
+    struct peer_frame f;
+
+    f = forward_make(BIN_OP_GET, "user:42", "");
+    seed_frame("forward_get", &f, RKV_OK);
+    f = forward_make(BIN_OP_DELETE, "user:42", "");
+    f.forward.consistency = BIN_CONS_ALL;
+    seed_frame("forward_delete", &f, RKV_OK);
+    f = forward_make(BIN_OP_PUT, "user:42", "hello");
+    f.forward.ttl_s = RKV_TTL_S_MAX;
+    f.forward.deadline_ms = PEER_DEADLINE_MS_MAX;
+    seed_frame("forward_put_ttl_max", &f, RKV_OK);
+    f.forward.ttl_s = RKV_TTL_S_MAX + 1u;
+    seed_frame("forward_put_ttl_over", &f, RKV_BAD_TTL);
+    f = forward_cput_make("user:42", "hello", 0);
+    seed_frame("forward_cput_if_absent", &f, RKV_OK);
+    f = forward_cput_make("k", "v", 1);
+    f.forward.key = str_bytes(key, RKV_KEY_BYTES_MAX);
+    seed_frame("forward_key_256", &f, RKV_OK);
+    f.forward.key.bytes = RKV_KEY_BYTES_MAX + 1u;
+    seed_frame("forward_key_257", &f, RKV_KEY_TOO_LONG);
+    f.forward.key.bytes = 0;
+    seed_frame("forward_key_empty", &f, RKV_KEY_EMPTY);
+    f = forward_make(BIN_OP_PING, "k", "");
+    seed_frame("forward_client_ping", &f, RKV_UNKNOWN_OPCODE);
+    f = forward_make(0x42, "k", "");
+    seed_frame("forward_client_opcode_unknown", &f, RKV_UNKNOWN_OPCODE);
+    f = forward_cput_make("k", "v", 1);
+    f.forward.req_flags = 0x0100u | BIN_REQ_F_IF_VERSION;
+    seed_frame("forward_flag_high_byte", &f, RKV_BAD_FRAME);
+    f = forward_make(BIN_OP_GET, "k", "");
+    f.forward.consistency = 3;
+    seed_frame("forward_bad_consistency", &f, RKV_BAD_CONSISTENCY);
+    f = forward_make(BIN_OP_GET, "k", "v");
+    seed_frame("forward_get_with_value", &f, RKV_INVALID_ARG);
+    f = forward_make(BIN_OP_DELETE, "k", "");
+    f.forward.req_flags = BIN_REQ_F_IF_VERSION;
+    seed_frame("forward_delete_if_version", &f, RKV_INVALID_ARG);
+    f = forward_make(BIN_OP_PUT, "k", "v");
+    f.forward.if_version = 9;
+    seed_frame("forward_if_version_without_flag", &f, RKV_INVALID_ARG);
+    f = forward_cput_make("k", "v", 1);
+    f.forward.deadline_ms = 0;
+    seed_frame("forward_deadline_zero", &f, RKV_INVALID_ARG);
+    f.forward.deadline_ms = PEER_DEADLINE_MS_MAX + 1u;
+    seed_frame("forward_deadline_over", &f, RKV_INVALID_ARG);
+    f = forward_cput_make("k", "v", 1);
+    seed_poked("forward_reserved_nonzero", &f, 42, (const uint8_t[]){0x00, 0x01}, 2);
+    seed_poked("forward_value_bytes_huge", &f, 44, (const uint8_t[]){0xff, 0xff, 0xff, 0xff}, 4);
+
+    f = forward_ack_make("hello");
+    seed_frame("forward_ack_get_value", &f, RKV_OK);
+    f.forward_ack.hinted = 1;
+    f.forward_ack.acked = RKV_RF_MAX;
+    seed_frame("forward_ack_rf_over", &f, RKV_INVALID_ARG);
+    f = forward_ack_make("");
+    f.forward_ack.acked = 1;
+    seed_frame("forward_ack_below_level", &f, RKV_INVALID_ARG);
+    f = forward_ack_make("");
+    f.status = PEER_ST_NOT_FOUND;
+    f.forward_ack.version = 0;
+    f.forward_ack.timestamp = 0;
+    seed_frame("forward_ack_not_found", &f, RKV_OK);
+    f.forward_ack.version = 4;
+    seed_frame("forward_ack_not_found_with_version", &f, RKV_INVALID_ARG);
+    f.forward_ack.version = 0;
+    f.status = PEER_ST_FENCED;
+    seed_frame("forward_ack_status_fenced", &f, RKV_BAD_FRAME);
+    f = error_answer(PEER_OP_FORWARD_ACK, RKV_UNAVAILABLE);
+    f.forward_ack.acked = 1;
+    f.forward_ack.needed = 2;
+    seed_frame("forward_ack_unavailable", &f, RKV_OK);
+    f.forward_ack.timestamp = 1;
+    seed_frame("forward_ack_error_with_timestamp", &f, RKV_INVALID_ARG);
+    f = forward_ack_make("hello");
+    seed_poked("forward_ack_reserved_nonzero", &f, 31, (const uint8_t[]){0x80}, 1);
+
+    struct peer_frame h = hint_list_make("k");
+    h.hint_list.key = str_bytes(key, RKV_KEY_BYTES_MAX + 1u);
+    seed_frame("hint_list_key_257", &h, RKV_KEY_TOO_LONG);
+    h.hint_list.key.bytes = 0;
+    seed_frame("hint_list_key_empty", &h, RKV_KEY_EMPTY);
+    h = hint_list_make("user:42");
+    seed_poked("hint_list_reserved_nonzero", &h, 23, (const uint8_t[]){0x01}, 1);
+
+    char *ids;
+    struct peer_hint_entry *e = hint_entries_make(PEER_HINT_LIST_ENTRIES_MAX + 1u, RKV_NODE_ID_BYTES_MAX, &ids);
+    h = hint_list_ack_make(NULL, 0);
+    seed_frame("hint_list_ack_empty", &h, RKV_OK);
+    h = hint_list_ack_make(e, PEER_HINT_LIST_ENTRIES_MAX);
+    seed_frame("hint_list_ack_64_entries", &h, RKV_OK);
+    h.hint_list_ack.count = PEER_HINT_LIST_ENTRIES_MAX + 1u;
+    seed_frame("hint_list_ack_65_entries", &h, RKV_INVALID_ARG);
+    struct peer_hint_entry two[2] = {example_hints[0], example_hints[1]};
+    h = hint_list_ack_make(two, 2);
+    char *id65 = name_of_len(RKV_NODE_ID_BYTES_MAX + 1u);
+    two[1].target = str_of(id65);
+    seed_frame("hint_list_ack_target_65", &h, RKV_INVALID_ARG);
+    two[1].target = str_of("");
+    seed_frame("hint_list_ack_target_empty", &h, RKV_INVALID_ARG);
+    two[1] = example_hints[1];
+    two[0].version = 0;
+    seed_frame("hint_list_ack_version_zero", &h, RKV_INVALID_ARG);
+    two[0] = example_hints[0];
+    h.status = PEER_ST_ERROR;
+    h.err = rkv_err_wire(RKV_BUSY);
+    seed_frame("hint_list_ack_error_with_entries", &h, RKV_INVALID_ARG);
+    h.status = PEER_ST_NOT_FOUND;
+    h.err = 0;
+    seed_frame("hint_list_ack_status_not_found", &h, RKV_BAD_FRAME);
+    h = hint_list_ack_make(two, 2);
+    seed_poked("hint_list_ack_count_past_frame", &h, 12, (const uint8_t[]){0x00, 0x03}, 2);
+    seed_poked("hint_list_ack_entry_reserved_nonzero", &h, 38, (const uint8_t[]){0x01}, 1);
+    seed_poked("hint_list_ack_target_bytes_off", &h, 36, (const uint8_t[]){0x07}, 1);
+
+    /* Three frames back to back, as a receiver reads them. */
+    struct peer_frame seq[3] = {forward_cput_make("user:42", "world", 1), hint_list_make("user:42"),
+                                hint_list_ack_make(example_hints, 2)};
+    uint8_t buf[512];
+    size_t at = 0;
+    for (size_t i = 0; i < 3; i++) {
+        size_t n = peer_frame_encode(buf + at, sizeof(buf) - at, &seq[i]);
+        cr_assert_gt(n, 0u);
+        at += n;
+    }
+    corpus_write("pipelined_forward_hint_list", buf, at);
+
+    free(id65);
+    free(e);
+    free(ids);
+    free(key);
 }
