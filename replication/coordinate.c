@@ -41,9 +41,11 @@ enum rop {
 #define TAG_WR 0x100u          /* the write */
 #define TAG_REPAIR 0x200u      /* a read repair (of the read) */
 #define TAG_HINT 0x400u        /* a hint for replica i (of the write) */
+#define TAG_FWD 0x800u         /* the FORWARD of a conditional put to its primary */
+#define TAG_HLIST 0x1000u      /* a HINT_LIST of GET /debug/key (index: the request's slot) */
 #define TAG_IDX(t) ((t) & 0xffu)
 
-enum creq_kind { CQ_READ, CQ_WRITE, CQ_COND, CQ_DEBUG };
+enum creq_kind { CQ_READ, CQ_WRITE, CQ_COND, CQ_DEBUG, CQ_FORWARD };
 
 /* GET /debug/key: what one replica answered. */
 enum dbg_state { DBG_PENDING, DBG_DONE, DBG_UNREACHABLE };
@@ -76,7 +78,9 @@ struct creq {
     bool rd_started, wr_started;
     bool expired;                    /* the deadline passed: remote operations were cancelled */
     bool cond_active;                /* on the cond list: holds the key's turn */
-    struct conn *conn;               /* the client's connection */
+    struct conn *conn;               /* the client's connection (or the forwarder's peer connection) */
+    bool via_peer;                   /* forwarded here (FORWARD): answered with FORWARD_ACK */
+    uint32_t fwd_slot;               /* CQ_FORWARD: the FORWARD in flight */
     uint32_t request_id;
     uint64_t start_ns;
     uint64_t start_ms;
@@ -109,6 +113,7 @@ struct creq {
     struct dbg_hint *dbg_hints;
     uint32_t dbg_hint_count, dbg_hint_cap;
     uint32_t *dbg_hint_slots;        /* HINT_LIST requests in flight (PEERS_SLOT_NONE when done) */
+    uint32_t *dbg_hint_nodes;        /* the node each was sent to */
     uint32_t dbg_hint_slot_count;
 };
 
@@ -192,12 +197,14 @@ static void creq_free(struct node_shard *ns, struct creq *q)
         free(q->dbg[i].value);
     free(q->dbg_hints);
     free(q->dbg_hint_slots);
+    free(q->dbg_hint_nodes);
     free(q);
 }
 
 static bool creq_finished(const struct creq *q)
 {
-    return q->answered && !q->deferred && q->local_inflight == 0 && q->dbg_pending == 0 && (!q->rd_started || coord_done(&q->rd)) &&
+    return q->answered && !q->deferred && q->local_inflight == 0 && q->dbg_pending == 0 &&
+           q->fwd_slot == PEERS_SLOT_NONE && (!q->rd_started || coord_done(&q->rd)) &&
            (!q->wr_started || coord_done(&q->wr)) && !q->cond_active &&
            !q->cond_waiting;
 }
@@ -211,12 +218,17 @@ static void creq_maybe_free(struct node_shard *ns, struct creq *q)
 /* ---- answering the client ---- */
 
 static void dbg_reply(struct node_shard *ns, struct creq *q);
+static void fwd_reply(struct node_shard *ns, struct creq *q);
 
 /* Sends the answer recorded in q. */
 static void creq_reply(struct node_shard *ns, struct creq *q)
 {
     if (q->kind == CQ_DEBUG) {
         dbg_reply(ns, q);
+        return;
+    }
+    if (q->via_peer) {
+        fwd_reply(ns, q);
         return;
     }
     enum rkv_err err = q->ans_err;
@@ -897,22 +909,23 @@ static void creq_start(struct node_shard *ns, struct creq *q)
     creq_apply(ns, q, false, &act);
 }
 
-enum rkv_err cg_client_request(struct node_shard *ns, struct conn *c, const struct bin_req *req)
+/* A creq for req (a client's request, or one forwarded by another coordinator), not yet
+ * started; NULL when out of memory. */
+static struct creq *creq_new(struct node_shard *ns, const struct ringmap *ring, struct conn *c, const struct bin_req *req,
+                             uint32_t timeout_ms, bool via_peer)
 {
-    const struct ringmap *ring = cluster_ring(cl(ns));
-    if (ring == NULL)
-        return RKV_UNAVAILABLE; /* not formed yet: the seeds have not all answered */
     struct creq *q = calloc(1, sizeof *q);
     if (q == NULL)
-        return RKV_BUSY;
+        return NULL;
     q->opcode = req->opcode;
     q->kind = req->opcode == BIN_OP_GET ? CQ_READ : (req->flags & BIN_REQ_F_IF_VERSION) ? CQ_COND : CQ_WRITE;
     q->level = req->consistency;
     q->conn = c;
+    q->via_peer = via_peer;
     q->request_id = req->request_id;
     q->start_ns = rkv_mono_ns();
     q->start_ms = rkv_wall_ms();
-    q->deadline_ms = q->start_ms + ns->node->cfg.request_timeout_ms;
+    q->deadline_ms = q->start_ms + timeout_ms;
     q->ttl_s = req->ttl_s;
     q->if_version = req->if_version;
     q->key_bytes = req->key_bytes;
@@ -922,22 +935,223 @@ enum rkv_err cg_client_request(struct node_shard *ns, struct conn *c, const stru
         q->value = malloc(req->value_bytes);
         if (q->value == NULL) {
             free(q);
-            return RKV_BUSY;
+            return NULL;
         }
         memcpy(q->value, req->value, req->value_bytes);
     }
     q->value_bytes = req->opcode == BIN_OP_PUT ? req->value_bytes : 0;
     q->ring = ring;
     prefs_for_token(ring, q->token, ns->node->cfg.rf, &q->prefs);
-    ns->m.cl_requests++;
+    q->fwd_slot = PEERS_SLOT_NONE;
+    for (uint32_t i = 0; i < RKV_RF_MAX; i++)
+        q->slot[0][i] = q->slot[1][i] = q->repair_slot[i] = PEERS_SLOT_NONE;
     dl_push(ns, q);
+    return q;
+}
+
+/* The primary of a conditional put: the first replica of the list that is up (DESIGN §1).
+ * False when none is. */
+static bool cond_primary(const struct node_shard *ns, const struct creq *q, uint32_t *idx_out)
+{
+    for (uint32_t i = 0; i < q->prefs.count; i++) {
+        if (cluster_up(cl(ns), q->prefs.replica[i].node_idx)) {
+            *idx_out = i;
+            return true;
+        }
+    }
+    return false;
+}
+
+static void fwd_answer(struct node_shard *ns, void *owner, uint32_t tag, const struct peer_frame *f, enum rkv_err err);
+
+/* A conditional put runs on its key's primary, on the shard that owns the key there, which
+ * serializes the conditional puts of each key (cg_cond_begin()): here when that is us, else
+ * it is forwarded (to this node's own owning shard too, over loopback: the one path keeps
+ * the serialization in one place). */
+static void cond_route(struct node_shard *ns, struct creq *q)
+{
+    uint32_t k;
+    if (!cond_primary(ns, q, &k)) {
+        struct coord_answer a = { .err = RKV_UNAVAILABLE, .needed = coord_needed((enum coord_level)q->level, q->prefs.count) };
+        creq_answer(ns, q, RKV_UNAVAILABLE, &a);
+        return;
+    }
+    const struct prefs_replica *p = &q->prefs.replica[k];
+    uint32_t shard = prefs_replica_shard(q->ring, p);
+    if (p->node_idx == cluster_self(cl(ns)) && shard == ns->sh->idx) {
+        cg_cond_begin(ns, q);
+        return;
+    }
+    q->kind = CQ_FORWARD;
+    struct peer_frame f = { .opcode = PEER_OP_FORWARD };
+    uint64_t now = rkv_wall_ms();
+    f.forward = (struct peer_forward){ .token = q->token, .if_version = q->if_version, .ttl_s = q->ttl_s,
+                                       .deadline_ms = q->deadline_ms > now ? (uint32_t)(q->deadline_ms - now) : 1u,
+                                       .client_opcode = q->opcode, .consistency = q->level,
+                                       .req_flags = BIN_REQ_F_IF_VERSION,
+                                       .key = { q->key, q->key_bytes }, .value = { q->value, q->value_bytes } };
+    enum rkv_err err = peers_request(ns->peers, p->node_idx, shard, &f, fwd_answer, q, TAG_FWD, &q->fwd_slot);
+    if (err != RKV_OK) {
+        /* The primary cannot be reached: fail rather than risk two winners (DESIGN §1). */
+        struct coord_answer a = { .err = RKV_UNAVAILABLE, .needed = coord_needed((enum coord_level)q->level, q->prefs.count) };
+        creq_answer(ns, q, RKV_UNAVAILABLE, &a);
+    }
+}
+
+/* The primary answered a forwarded conditional put (or the FORWARD failed). */
+static void fwd_answer(struct node_shard *ns, void *owner, uint32_t tag, const struct peer_frame *f, enum rkv_err err)
+{
+    (void)tag;
+    struct creq *q = owner;
+    q->fwd_slot = PEERS_SLOT_NONE;
+    if (!q->answered) {
+        struct coord_answer a = { .needed = coord_needed((enum coord_level)q->level, q->prefs.count) };
+        enum rkv_err e = err != RKV_OK ? RKV_UNAVAILABLE : RKV_BAD_FRAME;
+        if (f != NULL && f->opcode == PEER_OP_FORWARD_ACK) {
+            a.acked = f->forward_ack.acked;
+            a.needed = f->forward_ack.needed;
+            a.hinted = f->forward_ack.hinted;
+            a.hdr.version = f->forward_ack.version;
+            a.hdr.timestamp = f->forward_ack.timestamp;
+            e = f->status == PEER_ST_OK ? RKV_OK : f->status == PEER_ST_NOT_FOUND ? RKV_NOT_FOUND : err_from_peer(f);
+        }
+        creq_answer(ns, q, e, &a);
+    }
+    creq_maybe_free(ns, q);
+}
+
+/* Answers a forwarded request with FORWARD_ACK. */
+static void fwd_reply(struct node_shard *ns, struct creq *q)
+{
+    (void)ns;
+    enum rkv_err err = q->ans_err;
+    struct peer_frame ans = { .request_id = q->request_id, .opcode = PEER_OP_FORWARD_ACK };
+    if (q->has_ans) {
+        ans.forward_ack.acked = (uint8_t)q->ans.acked;
+        ans.forward_ack.needed = (uint8_t)q->ans.needed;
+        ans.forward_ack.hinted = (uint8_t)q->ans.hinted;
+    }
+    if (err == RKV_OK) {
+        ans.forward_ack.version = q->ans.hdr.version;
+        ans.forward_ack.timestamp = q->ans.hdr.timestamp;
+    } else if (err == RKV_NOT_FOUND) {
+        ans.status = PEER_ST_NOT_FOUND;
+        ans.forward_ack.acked = ans.forward_ack.hinted = 0;
+        ans.forward_ack.needed = q->has_ans ? (uint8_t)q->ans.needed : 1;
+    } else {
+        ans.status = PEER_ST_ERROR;
+        ans.err = rkv_err_wire(err);
+        if (err == RKV_VERSION_MISMATCH && q->has_ans)
+            ans.forward_ack.version = q->ans.hdr.version;
+    }
+    /* Forwarded GETs are not sent (only conditional puts are forwarded), so no value. */
+    uint8_t buf[PEER_FORWARD_ACK_FIXED_BYTES];
+    size_t n = peer_frame_encode(buf, sizeof buf, &ans);
+    RKV_ASSERT(n > 0);
+    conn_peer_reply(q->conn, buf, n, NULL, 0);
+    q->conn = NULL;
+}
+
+enum rkv_err cg_client_request(struct node_shard *ns, struct conn *c, const struct bin_req *req)
+{
+    const struct ringmap *ring = cluster_ring(cl(ns));
+    if (ring == NULL)
+        return RKV_UNAVAILABLE; /* not formed yet: the seeds have not all answered */
+    struct creq *q = creq_new(ns, ring, c, req, ns->node->cfg.request_timeout_ms, false);
+    if (q == NULL)
+        return RKV_BUSY;
+    ns->m.cl_requests++;
     ns->in_client_request = true;
     if (q->kind == CQ_COND)
-        cg_cond_begin(ns, q);
+        cond_route(ns, q);
     else
         creq_start(ns, q);
     ns->in_client_request = false;
     creq_maybe_free(ns, q);
+    return RKV_OK;
+}
+
+/* FORWARD: a conditional put for a key whose primary we are (the forwarder's view). */
+static enum rkv_err peer_forward(struct node_shard *ns, struct conn *c, const struct peer_frame *f)
+{
+    const struct peer_forward *fw = &f->forward;
+    const struct ringmap *ring = cluster_ring(cl(ns));
+    if (ring == NULL || fw->client_opcode != BIN_OP_PUT || (fw->req_flags & BIN_REQ_F_IF_VERSION) == 0) {
+        reply_error(c, f->request_id, f->opcode, ring == NULL ? RKV_UNAVAILABLE : RKV_INVALID_ARG);
+        return RKV_OK;
+    }
+    struct bin_req req = { .request_id = f->request_id, .opcode = fw->client_opcode, .consistency = fw->consistency,
+                           .flags = fw->req_flags, .ttl_s = fw->ttl_s, .if_version = fw->if_version,
+                           .key = fw->key.data, .key_bytes = (uint16_t)fw->key.bytes,
+                           .value = fw->value.data, .value_bytes = fw->value.bytes };
+    struct creq *q = creq_new(ns, ring, c, &req, fw->deadline_ms, true);
+    if (q == NULL) {
+        reply_error(c, f->request_id, f->opcode, RKV_BUSY);
+        return RKV_OK;
+    }
+    ns->in_client_request = true;
+    cg_cond_begin(ns, q);
+    ns->in_client_request = false;
+    creq_maybe_free(ns, q);
+    return RKV_OK;
+}
+
+/* HINT_LIST: the hints this shard holds for one key (GET /debug/key on some node). */
+struct hint_list_acc {
+    struct peer_hint_entry e[PEER_HINT_LIST_ENTRIES_MAX];
+    char ids[PEER_HINT_LIST_ENTRIES_MAX][RKV_NODE_ID_BYTES_MAX];
+    uint16_t count;
+};
+
+static void hint_list_found(void *arg, const char *target, size_t target_bytes, uint64_t seq, const struct record_hdr *hdr)
+{
+    (void)seq;
+    struct hint_list_acc *acc = arg;
+    if (acc->count == PEER_HINT_LIST_ENTRIES_MAX || target_bytes > RKV_NODE_ID_BYTES_MAX)
+        return;
+    memcpy(acc->ids[acc->count], target, target_bytes);
+    acc->e[acc->count] = (struct peer_hint_entry){ .target = { (const uint8_t *)acc->ids[acc->count], (uint32_t)target_bytes },
+                                                   .version = hdr->version, .timestamp = hdr->timestamp };
+    acc->count++;
+}
+
+/* Records visited per HINT_LIST: an operator's tool, bounded so one request cannot stall the
+ * shard on a huge hint table (the answer then lists what the visited part held). */
+#define HINT_LIST_SCAN_MAX 100000u
+
+static enum rkv_err peer_hint_list(struct node_shard *ns, struct conn *c, const struct peer_frame *f)
+{
+    struct hint_list_acc *acc = calloc(1, sizeof *acc);
+    if (acc == NULL) {
+        reply_error(c, f->request_id, f->opcode, RKV_BUSY);
+        return RKV_OK;
+    }
+    struct hints_scan_pos pos;
+    memset(&pos, 0, sizeof pos);
+    struct hints_scan_result res;
+    enum rkv_err err = ns->hints == NULL ? RKV_OK
+                                         : hints_for_key(ns->hints, f->hint_list.token, f->hint_list.key.data,
+                                                         f->hint_list.key.bytes, &pos, HINT_LIST_SCAN_MAX, acc,
+                                                         hint_list_found, &res);
+    struct peer_frame ans = { .request_id = f->request_id, .opcode = PEER_OP_HINT_LIST_ACK };
+    if (err != RKV_OK) {
+        ans.status = PEER_ST_ERROR;
+        ans.err = rkv_err_wire(err);
+    } else {
+        ans.hint_list_ack.count = acc->count;
+        ans.hint_list_ack.entries = acc->e;
+    }
+    size_t cap = PEER_HINT_LIST_ACK_FIXED_BYTES + PEER_HINT_LIST_ENTRIES_MAX * (PEER_HINT_LIST_ENTRY_BYTES + RKV_NODE_ID_BYTES_MAX);
+    uint8_t *buf = malloc(cap);
+    size_t n = buf != NULL ? peer_frame_encode(buf, cap, &ans) : 0;
+    free(acc);
+    if (n == 0) {
+        free(buf);
+        reply_error(c, f->request_id, f->opcode, RKV_BUSY);
+        return RKV_OK;
+    }
+    conn_peer_reply(c, buf, n, NULL, 0);
+    free(buf);
     return RKV_OK;
 }
 
@@ -1038,8 +1252,12 @@ static void creq_expire(struct node_shard *ns, struct creq *q, uint64_t now_ms)
         }
         return;
     }
+    if (q->kind == CQ_FORWARD && q->fwd_slot != PEERS_SLOT_NONE) {
+        peers_cancel(ns->peers, q->fwd_slot);
+        q->fwd_slot = PEERS_SLOT_NONE;
+    }
     if (!q->rd_started && !q->answered) {
-        /* A conditional put still waiting for its key's turn. */
+        /* A conditional put still waiting for its key's turn, or forwarded to its primary. */
         struct coord_answer a = { .err = RKV_UNAVAILABLE, .needed = coord_needed((enum coord_level)q->level, q->prefs.count) };
         creq_answer(ns, q, RKV_UNAVAILABLE, &a);
     }
@@ -1149,7 +1367,10 @@ static enum rkv_err cg_hint_store(struct node_shard *ns, const struct peer_write
 
 static enum rkv_err cg_peer_frame_more(struct node_shard *ns, struct conn *c, const struct peer_frame *f)
 {
-    (void)ns;
+    if (f->opcode == PEER_OP_FORWARD)
+        return peer_forward(ns, c, f);
+    if (f->opcode == PEER_OP_HINT_LIST)
+        return peer_hint_list(ns, c, f);
     reply_error(c, f->request_id, f->opcode, RKV_UNKNOWN_OPCODE);
     return RKV_OK;
 }
@@ -1248,6 +1469,7 @@ enum rkv_err cg_debug_key(struct node_shard *ns, struct conn *c, const struct bi
     if (q == NULL)
         return RKV_BUSY;
     q->kind = CQ_DEBUG;
+    q->fwd_slot = PEERS_SLOT_NONE;
     q->opcode = BIN_OP_ADMIN_DEBUG_KEY;
     q->conn = c;
     q->request_id = req->request_id;
@@ -1276,10 +1498,70 @@ enum rkv_err cg_debug_key(struct node_shard *ns, struct conn *c, const struct bi
     return RKV_OK;
 }
 
+/* Hint lists asked per /debug/key: every shard of every node, up to this many (an operator's
+ * view of a small cluster; past it the list says what the first ones hold). */
+#define DBG_HINT_ASKS_MAX 64u
+
+struct dbg_ask {
+    uint32_t node_idx;
+};
+
+static void dbg_hint_answer(struct node_shard *ns, void *owner, uint32_t tag, const struct peer_frame *f, enum rkv_err err)
+{
+    (void)err;
+    struct creq *q = owner;
+    uint32_t k = tag & ~TAG_HLIST;
+    RKV_ASSERT(k < q->dbg_hint_slot_count);
+    q->dbg_hint_slots[k] = PEERS_SLOT_NONE;
+    uint32_t node_idx = q->dbg_hint_nodes[k];
+    if (f != NULL && f->opcode == PEER_OP_HINT_LIST_ACK && f->status == PEER_ST_OK) {
+        for (uint32_t i = 0; i < f->hint_list_ack.count; i++) {
+            struct peer_hint_entry e;
+            peer_hint_list_entry(&f->hint_list_ack, i, &e);
+            if (q->dbg_hint_count == q->dbg_hint_cap) {
+                uint32_t cap = q->dbg_hint_cap ? q->dbg_hint_cap * 2u : 16u;
+                struct dbg_hint *n = realloc(q->dbg_hints, cap * sizeof *n);
+                if (n == NULL)
+                    break;
+                q->dbg_hints = n;
+                q->dbg_hint_cap = cap;
+            }
+            struct dbg_hint *h = &q->dbg_hints[q->dbg_hint_count++];
+            memset(h, 0, sizeof *h);
+            h->holder_idx = node_idx;
+            memcpy(h->target, e.target.data, e.target.bytes < RKV_NODE_ID_BYTES_MAX ? e.target.bytes : RKV_NODE_ID_BYTES_MAX);
+            h->version = e.version;
+            h->timestamp = e.timestamp;
+        }
+    }
+    dbg_hint_done(ns, q);
+    creq_maybe_free(ns, q);
+}
+
 static void dbg_hints_ask(struct node_shard *ns, struct creq *q)
 {
-    (void)ns;
-    (void)q; /* FIXME(issue 5): HINT_LIST to every node once the codec has it */
+    const struct members *m = ringmap_members(q->ring);
+    uint32_t total = 0;
+    for (uint32_t n = 0; n < members_count(m); n++)
+        total += members_get(m, n)->shard_count;
+    if (total > DBG_HINT_ASKS_MAX)
+        total = DBG_HINT_ASKS_MAX;
+    q->dbg_hint_slots = calloc(total, sizeof *q->dbg_hint_slots);
+    q->dbg_hint_nodes = calloc(total, sizeof *q->dbg_hint_nodes);
+    if (q->dbg_hint_slots == NULL || q->dbg_hint_nodes == NULL)
+        return;
+    for (uint32_t n = 0; n < members_count(m) && q->dbg_hint_slot_count < total; n++) {
+        for (uint32_t sh = 0; sh < members_get(m, n)->shard_count && q->dbg_hint_slot_count < total; sh++) {
+            uint32_t k = q->dbg_hint_slot_count++;
+            q->dbg_hint_nodes[k] = n;
+            q->dbg_hint_slots[k] = PEERS_SLOT_NONE;
+            struct peer_frame f = { .opcode = PEER_OP_HINT_LIST };
+            f.hint_list.token = q->token;
+            f.hint_list.key = (struct peer_str){ q->key, q->key_bytes };
+            if (peers_request(ns->peers, n, sh, &f, dbg_hint_answer, q, TAG_HLIST | k, &q->dbg_hint_slots[k]) == RKV_OK)
+                q->dbg_pending++;
+        }
+    }
 }
 
 /* ---- hint replay ---- */

@@ -175,7 +175,7 @@ enum rkv_err peers_request(struct peers *p, uint32_t node_idx, uint32_t shard, s
     size_t tail_bytes = total - head_bytes;
     if (tail_bytes > 0) {
         /* The trailing value of the frame, sent from the caller's memory. */
-        tail = f->opcode == PEER_OP_REPLICA_WRITE ? f->write.rec.value : NULL; /* FIXME: FORWARD */
+        tail = f->opcode == PEER_OP_REPLICA_WRITE ? f->write.rec.value : peer_frame_value(f).data;
         RKV_ASSERT(tail != NULL);
     }
     enum rkv_err err = peer_link_send(pl->link, head, head_bytes, tail, tail_bytes);
