@@ -1,29 +1,24 @@
 #!/usr/bin/env bash
-# Builds ringkv (Release) and starts a local node in the foreground, with its data under
-# ./data by default. Extra arguments go to the server, e.g. --shards 1 or --listen ADDR.
-# Stop it with Ctrl-C (or SIGTERM): it answers what is in flight, flushes and exits 0.
+# Builds ringkv (Release) and starts a local three-node cluster on 127.0.0.1 with
+# tools/cluster, data and logs under ./data/cluster (n1 serves the binary protocol on 7100 and
+# HTTP on 7101, n2 on 7200/7201, n3 on 7300/7301). It returns once every node sees the cluster
+# formed; the nodes keep running in the background. Extra arguments go to every node's
+# ringkv, e.g. --rf 2 or --log-level debug.
+# Stop the cluster with tools/cluster down; tools/cluster --help says what else it does.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/install-deps.sh
 cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build-release -j "$(nproc)" --target ringkv ringkv-cli >/dev/null
 
-listen=127.0.0.1:7379
-data=./data
-for ((i = 1; i <= $#; i++)); do
-    case "${!i}" in
-    --listen) j=$((i + 1)); listen=${!j} ;;
-    --listen=*) listen=${!i#--listen=} ;;
-    --data) j=$((i + 1)); data=${!j} ;;
-    --data=*) data=${!i#--data=} ;;
-    esac
-done
+RINGKV_BIN=build-release/tools/ringkv tools/cluster up 3 --dir ./data/cluster -- "$@"
 
-cat <<MSG
-ringkv: starting a local node
-  binary protocol  $listen   (try: build-release/tools/ringkv-cli --addr $listen put hello world)
-  HTTP/JSON API    see the log line below (default 127.0.0.1:8080; --http ADDR or --http off)
-  data             $data
-  stop             Ctrl-C here, or kill -TERM <pid> (printed below)
+cat <<'MSG'
+
+  try        build-release/tools/ringkv-cli --addr 127.0.0.1:7100 put hello world
+             build-release/tools/ringkv-cli --addr 127.0.0.1:7300 get hello
+             build-release/tools/ringkv-cli --http 127.0.0.1:7101 status
+  a node     tools/cluster kill 2      (SIGKILL)   tools/cluster start 2   (restart it)
+  status     tools/cluster status
+  stop       tools/cluster down
 MSG
-exec build-release/tools/ringkv --node-id local1 --data "$data" --listen "$listen" "$@"
