@@ -430,7 +430,7 @@ static void conn_reply_http(struct conn *c, const struct bin_resp *resp, uint8_t
         const char *type = slot->req.route == HTTP_ROUTE_METRICS ? "text/plain; version=0.0.4" : "application/json";
         slot->resp = http_build_response(200, type, resp->value, resp->value_bytes, keep, &slot->resp_bytes);
     } else {
-        struct http_error he = { .status = rkv_err_http(err), .code = err == RKV_BUSY ? "busy" : "internal",
+        struct http_error he = { .status = rkv_err_http(err), .code = http_err_code(err),
                                  .message = rkv_err_message(err) };
         slot->resp = http_build_error(&he, keep, &slot->resp_bytes);
     }

@@ -133,4 +133,7 @@ struct http_dbg_key {
 /* The JSON body, malloc'd (free() it); NULL when out of memory. */
 char *http_debug_key_json(const struct http_dbg_key *d, size_t *bytes_out);
 
+/* The "error" code of an error answer for e (not RKV_OK): "key_not_found", "unavailable", ... */
+const char *http_err_code(enum rkv_err e);
+
 #endif
