@@ -603,7 +603,16 @@ void peer_link_tick(struct peer_link *l)
     }
 }
 
+void peer_link_retry_now(struct peer_link *l)
+{
+    link_assert_thread(l);
+    if (l->state == LINK_BACKOFF)
+        link_connect(l);
+}
+
 bool peer_link_up(const struct peer_link *l) { return l->state == LINK_UP; }
+
+bool peer_link_backing_off(const struct peer_link *l) { return l->state == LINK_BACKOFF; }
 
 size_t peer_link_queued_bytes(const struct peer_link *l) { return link_queued(l); }
 

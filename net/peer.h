@@ -116,6 +116,12 @@ void peer_link_tick(struct peer_link *l);
 
 /* true when a connection is established. */
 bool peer_link_up(const struct peer_link *l);
+/* true while waiting out a backoff before the next connect. */
+bool peer_link_backing_off(const struct peer_link *l);
+/* Ends a backoff early and connects now (the caller learned that the remote end is back,
+ * e.g. from its failure detector); nothing in any other state. The failure count that sizes
+ * the next backoff is kept. */
+void peer_link_retry_now(struct peer_link *l);
 /* Bytes queued and not yet written. */
 size_t peer_link_queued_bytes(const struct peer_link *l);
 const struct peer_link_stats *peer_link_stats(const struct peer_link *l);

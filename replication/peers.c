@@ -212,9 +212,17 @@ void peers_tick(struct peers *p)
 {
     if (p->links == NULL || p->closing)
         return;
+    const struct cluster *c = p->ns->node->cluster;
     for (uint32_t k = 0; k < p->node_count * RKV_SHARDS_MAX; k++) {
-        if (p->links[k].link != NULL)
-            peer_link_tick(p->links[k].link);
+        struct peer_link *l = p->links[k].link;
+        if (l == NULL)
+            continue;
+        /* A node the liveness view sees up again is reconnected at once rather than after
+         * the rest of a backoff that grew while it was down (up to 5 s). */
+        if (peer_link_backing_off(l) && cluster_up(c, k / RKV_SHARDS_MAX))
+            peer_link_retry_now(l);
+        else
+            peer_link_tick(l);
     }
 }
 

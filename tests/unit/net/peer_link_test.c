@@ -864,3 +864,53 @@ Test(peer_link, open_checks_its_arguments)
     shard_set_destroy(set);
     cr_expect_eq(atomic_load(&open_checks_ok), 1);
 }
+
+/* ---- retry_now ends a long backoff at once ---- */
+
+/* The first send connects to a dead port; once the link backs off (a minute, far past the
+ * test's wait), the test starts a listener there and the step calls retry_now: the link
+ * must come up without waiting out the backoff. */
+static _Atomic uint32_t retry_go;
+
+static void retry_step(struct tenv *e)
+{
+    struct tlink *t = &e->links[0];
+    if (t->next_seq == 0 && send_frame(t, 8u) != RKV_OK)
+        atomic_fetch_add(&e->shard_errors, 1);
+    if (peer_link_backing_off(t->l)) {
+        atomic_store(&e->flag, 1u);
+        if (atomic_load(&retry_go)) {
+            peer_link_retry_now(t->l);
+            if (peer_link_backing_off(t->l))
+                atomic_fetch_add(&e->shard_errors, 1); /* it must have left the backoff */
+        }
+    }
+}
+
+Test(peer_link, retry_now_connects_before_the_backoff_ends)
+{
+    uint16_t port = dead_port();
+    env_init(1, port);
+    env.links[0].cfg.backoff_min_ms = 60000;
+    env.links[0].cfg.backoff_max_ms = 60000;
+    atomic_store(&retry_go, 0u);
+    env.step = retry_step;
+    struct shard_set *set = run_start();
+    struct tlink *t = &env.links[0];
+    WAIT_FOR(atomic_load(&env.flag) == 1u, WAIT_MS_MAX);
+    cr_assert_eq(atomic_load(&t->ups), 0);
+    /* A listener on the same port (srv_start picks its own: bind this one by hand). */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert(fd >= 0);
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    cr_assert(bind(fd, (struct sockaddr *)&a, sizeof a) == 0);
+    cr_assert(listen(fd, 4) == 0);
+    atomic_store(&retry_go, 1u);
+    WAIT_FOR(atomic_load(&t->ups) == 1u, WAIT_MS_MAX);
+    run_stop(set);
+    close(fd);
+    cr_expect_eq(atomic_load(&t->ups), 1u, "up without waiting out a 30-60 s backoff");
+}
