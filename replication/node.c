@@ -51,18 +51,6 @@ static void list_push(struct node_msg **head, struct node_msg **tail, struct nod
     *tail = r;
 }
 
-static struct node_msg *list_pop(struct node_msg **head, struct node_msg **tail)
-{
-    struct node_msg *r = *head;
-    if (r) {
-        *head = r->next;
-        if (*head == NULL)
-            *tail = NULL;
-        r->next = NULL;
-    }
-    return r;
-}
-
 /* Hands r to shard `to`, or parks it in FIFO order when that ring is full. */
 void node_send(struct node_shard *ns, uint32_t to, struct node_msg *r)
 {
@@ -459,8 +447,15 @@ static void hook_before_sleep(struct shard *sh)
                 }
             }
         }
+        /* Released from a detached list: a release may start new work on this shard (a
+         * coordinator's next replica write, executed inline), which joins a fresh done list
+         * and waits for the next turn's flush instead of being released unflushed here. */
+        struct node_msg *batch = ns->done_head;
+        ns->done_head = ns->done_tail = NULL;
         struct node_msg *m;
-        while ((m = list_pop(&ns->done_head, &ns->done_tail)) != NULL) {
+        while ((m = batch) != NULL) {
+            batch = m->next;
+            m->next = NULL;
             if (m->kind != NODE_MSG_REQ)
                 cg_release(ns, m, flush_err);
             else if (m->home == sh->idx)
@@ -484,7 +479,7 @@ static void hook_before_sleep(struct shard *sh)
         lat_record(&ns->m.phase_latency[NODE_PHASE_SWEEP], (t_sweep - t_commit) / 1000u);
     bool more_input = net_shard_output(ns->net);
     lat_record(&ns->m.phase_latency[NODE_PHASE_OUTPUT], (rkv_mono_ns() - t_sweep) / 1000u);
-    sh->no_sleep = more_input || ns->parked_count > 0 || sweep_due_ms(&ns->sweep) <= now_ms;
+    sh->no_sleep = more_input || ns->parked_count > 0 || sweep_due_ms(&ns->sweep) <= now_ms || ns->done_head != NULL;
 }
 
 static void hook_on_tick(struct shard *sh, uint64_t now_ms)

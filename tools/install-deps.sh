@@ -12,6 +12,9 @@ packages=(
     libinih-dev libjansson-dev libhttp-parser-dev libsodium-dev
     # tests
     libcriterion-dev python3 curl
+    # fault-injection suite (tests/faults): ip builds the sandbox's namespaces and bridge, nft
+    # cuts its links, libfaketime skews one node's clock (unshare and fallocate are util-linux)
+    iproute2 nftables iptables faketime
     # benchmark: the store bench/compare measures ringkv against
     redis-server redis-tools
 )
