@@ -1057,6 +1057,8 @@ enum rkv_err cg_client_request(struct node_shard *ns, struct conn *c, const stru
     const struct ringmap *ring = cluster_ring(cl(ns));
     if (ring == NULL)
         return RKV_UNAVAILABLE; /* not formed yet: the seeds have not all answered */
+    if (ns->creq_count >= RKV_SHARD_REQS_MAX)
+        return RKV_BUSY; /* the connection pauses and offers the request again next turn */
     struct creq *q = creq_new(ns, ring, c, req, ns->node->cfg.request_timeout_ms, false);
     if (q == NULL)
         return RKV_BUSY;
