@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <wiredtiger.h>
 
 #include "core/assert.h"
@@ -73,6 +74,8 @@ struct engine_shard {
     WT_CURSOR *positioned;
     uint32_t tables_open; /* extra tables opened by engine_table_open() and not yet closed */
     bool scanning;      /* inside engine_scan_batch(): the callback may not use the cursor */
+    uint64_t fault_checked_ms; /* fault hook (RKV_FAULT_HOOKS): when RKV_FAULT_FILE was last read */
+    bool fault_on;
     uint8_t key_buf[REC_STORED_KEY_BYTES_MAX];
     /* WiredTiger takes a value as one contiguous item, so header ‖ value is assembled here.
      * Allocated once at open for the largest record: the write path does not allocate. */
@@ -553,6 +556,37 @@ enum rkv_err engine_read(struct engine_shard *s, uint64_t token, const uint8_t *
     return RKV_OK;
 }
 
+#ifdef RKV_FAULT_HOOKS
+bool engine_fault_active(struct engine_shard *s)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t now = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    if (now - s->fault_checked_ms < 50u && s->fault_checked_ms != 0)
+        return s->fault_on;
+    s->fault_checked_ms = now;
+    s->fault_on = false;
+    const char *path = getenv("RKV_FAULT_FILE");
+    if (path == NULL)
+        return false;
+    /* Test builds only: a plain read on the shard thread is acceptable here. */
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return false;
+    char buf[4] = { 0 };
+    size_t n = fread(buf, 1, 2, f);
+    fclose(f);
+    s->fault_on = n == 2 && buf[0] == 'i' && buf[1] == 'o';
+    return s->fault_on;
+}
+#else
+bool engine_fault_active(struct engine_shard *s)
+{
+    (void)s;
+    return false;
+}
+#endif
+
 enum rkv_err engine_write(struct engine_shard *s, uint64_t token, const uint8_t *key,
                           size_t key_bytes, const struct record_hdr *hdr, const uint8_t *value,
                           uint32_t value_bytes)
@@ -561,6 +595,8 @@ enum rkv_err engine_write(struct engine_shard *s, uint64_t token, const uint8_t 
     RKV_ASSERT(hdr != NULL);
     RKV_ASSERT(value != NULL || value_bytes == 0);
     engine_shard_release(s);
+    if (engine_fault_active(s))
+        return RKV_IO;
 
     /* record_hdr_encode() asserts the record's invariants before it reaches the disk. */
     record_hdr_encode(s->value_buf, hdr, value_bytes);
@@ -589,6 +625,8 @@ enum rkv_err engine_remove(struct engine_shard *s, uint64_t token, const uint8_t
 {
     RKV_ASSERT(s != NULL);
     engine_shard_release(s);
+    if (engine_fault_active(s))
+        return RKV_IO;
     WT_ITEM k = { .data = s->key_buf, .size = record_key_encode(s->key_buf, token, key, key_bytes) };
     WT_CURSOR *c = s->cursor;
     int wt = 0;
@@ -748,6 +786,8 @@ enum rkv_err engine_log_flush(struct engine_shard *s)
 {
     RKV_ASSERT(s != NULL);
     engine_shard_release(s);
+    if (engine_fault_active(s))
+        return RKV_IO;
     int wt = s->session->log_flush(s->session, "sync=on");
     if (wt != 0)
         return engine_err(wt, "log_flush");

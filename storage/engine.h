@@ -198,4 +198,13 @@ enum rkv_err engine_test_write_raw_key(struct engine_shard *s, const uint8_t *st
 typedef void engine_test_key_fn(void *arg, const uint8_t *stored_key, size_t stored_key_bytes);
 enum rkv_err engine_test_scan_keys(struct engine_shard *s, void *arg, engine_test_key_fn *visit);
 
+/* ---- Fault hook (builds with -DRKV_FAULT_HOOKS=ON only; issue 7) ----
+ * The kernel here cannot fail a disk with EIO or an fsync (docs/testing.md), so test builds
+ * can make storage do it: when the environment names a file in RKV_FAULT_FILE and that file
+ * starts with "io", every data write, remove and log flush fails with RKV_IO as if the device
+ * did; with any other content (or no file) storage works. The file is read at most every
+ * 50 ms per shard, so a fault starts and ends within that of the harness writing it. In
+ * builds without the option this is compiled out and engine_fault_active() is always false. */
+bool engine_fault_active(struct engine_shard *s);
+
 #endif

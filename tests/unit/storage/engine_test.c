@@ -1044,3 +1044,45 @@ Test(engine, table_named_like_the_data_tables_aborts, .signal = SIGABRT)
     struct engine_table *t = NULL;
     (void)engine_table_open(s, "shard", &t);
 }
+
+/* ---- the fault hook (RKV_FAULT_HOOKS builds fail storage on demand; others never) ---- */
+
+static void fault_file_set(const char *path, const char *content)
+{
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs(content, f);
+    fclose(f);
+}
+
+Test(engine, fault_hook_fails_writes_and_flushes_only_in_hook_builds_and_only_while_on)
+{
+    char path[96];
+    snprintf(path, sizeof path, "%s/fault", test_dir);
+    fault_file_set(path, "io\n");
+    cr_assert_eq(setenv("RKV_FAULT_FILE", path, 1), 0);
+    struct engine *e = open_ok("n1", 1);
+    struct engine_shard *s = shard_ok(e, 0);
+    struct record_hdr h = { .origin = 7, .timestamp = 101, .version = 1 };
+#ifdef RKV_FAULT_HOOKS
+    cr_expect_eq(engine_write(s, 5, (const uint8_t *)"k", 1, &h, (const uint8_t *)"v", 1), RKV_IO);
+    cr_expect_eq(engine_remove(s, 5, (const uint8_t *)"k", 1), RKV_IO);
+    cr_expect_eq(engine_log_flush(s), RKV_IO);
+    fault_file_set(path, "ok\n");
+    /* The file is read at most every 50 ms: poll, bounded. */
+    enum rkv_err err = RKV_IO;
+    for (int i = 0; i < 200 && err == RKV_IO; i++) {
+        usleep(10000);
+        err = engine_write(s, 5, (const uint8_t *)"k", 1, &h, (const uint8_t *)"v", 1);
+    }
+    cr_expect_eq(err, RKV_OK, "storage works again once the fault is off");
+    cr_expect_eq(engine_log_flush(s), RKV_OK);
+#else
+    cr_expect(!engine_fault_active(s), "no hook in builds without RKV_FAULT_HOOKS");
+    cr_expect_eq(engine_write(s, 5, (const uint8_t *)"k", 1, &h, (const uint8_t *)"v", 1), RKV_OK);
+    cr_expect_eq(engine_log_flush(s), RKV_OK);
+#endif
+    unsetenv("RKV_FAULT_FILE");
+    engine_shard_close(s);
+    engine_close(e);
+}
