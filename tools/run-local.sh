@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/install-deps.sh
-cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DRKV_FAULT_HOOKS=OFF >/dev/null
 cmake --build build-release -j "$(nproc)" --target ringkv ringkv-cli >/dev/null
 
 RINGKV_BIN=build-release/tools/ringkv tools/cluster up 3 --dir ./data/cluster -- "$@"
