@@ -712,19 +712,29 @@ static void reply_error(struct conn *c, uint32_t request_id, uint8_t opcode, enu
     reply_now(c, &ans);
 }
 
-static void peer_replica_write(struct node_shard *ns, struct conn *c, const struct peer_frame *f)
+/* A job answering request f on c after the turn's flush; NULL (already answered BUSY) when out
+ * of memory. */
+static struct peer_job *job_new(struct node_shard *ns, struct conn *c, const struct peer_frame *f, bool is_write)
 {
-    const struct peer_write *w = &f->write;
     struct peer_job *j = calloc(1, sizeof *j);
     if (j == NULL) {
         reply_error(c, f->request_id, f->opcode, RKV_BUSY);
-        return;
+        return NULL;
     }
     j->msg.kind = NODE_MSG_PEER_JOB;
     j->msg.home = ns->sh->idx;
     j->conn = c;
-    j->is_write = true;
-    j->ans = (struct peer_frame){ .request_id = f->request_id, .opcode = PEER_OP_REPLICA_WRITE_ACK };
+    j->is_write = is_write;
+    j->ans = (struct peer_frame){ .request_id = f->request_id, .opcode = PEER_OP_ANSWER(f->opcode) };
+    return j;
+}
+
+static void peer_replica_write(struct node_shard *ns, struct conn *c, const struct peer_frame *f)
+{
+    const struct peer_write *w = &f->write;
+    struct peer_job *j = job_new(ns, c, f, true);
+    if (j == NULL)
+        return;
     uint64_t now = rkv_wall_ms();
     struct record_hdr hdr;
     record_from_peer(&w->rec, &hdr);
@@ -767,15 +777,9 @@ static void peer_replica_write(struct node_shard *ns, struct conn *c, const stru
 static void peer_replica_read(struct node_shard *ns, struct conn *c, const struct peer_frame *f)
 {
     const struct peer_read *r = &f->read;
-    struct peer_job *j = calloc(1, sizeof *j);
-    if (j == NULL) {
-        reply_error(c, f->request_id, f->opcode, RKV_BUSY);
+    struct peer_job *j = job_new(ns, c, f, false);
+    if (j == NULL)
         return;
-    }
-    j->msg.kind = NODE_MSG_PEER_JOB;
-    j->msg.home = ns->sh->idx;
-    j->conn = c;
-    j->ans = (struct peer_frame){ .request_id = f->request_id, .opcode = PEER_OP_REPLICA_READ_ACK };
     struct record_view v;
     enum rkv_err err = kv_read_record(ns->es, ns->rc, r->token, r->key.data, r->key.bytes, &v);
     ns->m.cl_replica_reads++;
@@ -1467,25 +1471,10 @@ enum rkv_err cg_debug_key(struct node_shard *ns, struct conn *c, const struct bi
     const struct ringmap *ring = cluster_ring(cl(ns));
     if (ring == NULL)
         return RKV_UNAVAILABLE;
-    struct creq *q = calloc(1, sizeof *q);
+    struct creq *q = creq_new(ns, ring, c, req, ns->node->cfg.request_timeout_ms, false);
     if (q == NULL)
         return RKV_BUSY;
     q->kind = CQ_DEBUG;
-    q->fwd_slot = PEERS_SLOT_NONE;
-    q->opcode = BIN_OP_ADMIN_DEBUG_KEY;
-    q->conn = c;
-    q->request_id = req->request_id;
-    q->start_ns = rkv_mono_ns();
-    q->start_ms = rkv_wall_ms();
-    q->deadline_ms = q->start_ms + ns->node->cfg.request_timeout_ms;
-    q->key_bytes = req->key_bytes;
-    memcpy(q->key, req->key, req->key_bytes);
-    q->token = token_of_key(req->key, req->key_bytes);
-    q->ring = ring;
-    prefs_for_token(ring, q->token, ns->node->cfg.rf, &q->prefs);
-    for (uint32_t i = 0; i < RKV_RF_MAX; i++)
-        q->slot[0][i] = q->slot[1][i] = q->repair_slot[i] = PEERS_SLOT_NONE;
-    dl_push(ns, q);
     ns->in_client_request = true;
     q->dbg_pending = q->prefs.count + 1u; /* the +1 holds the answer back while sending */
     for (uint32_t i = 0; i < q->prefs.count; i++) {
