@@ -420,6 +420,12 @@ static void hook_before_sleep(struct shard *sh)
     /* Each phase is timed (two vDSO clock reads each) so that /metrics shows where a slow
      * turn spent its time. */
     uint64_t t_start = rkv_mono_ns();
+    /* The space guard (storage/engine.h): one statvfs every 10 ms of turns, before this
+     * turn's writes are applied. */
+    if (t_start - ns->space_checked_ns >= 10u * 1000u * 1000u) {
+        ns->space_checked_ns = t_start;
+        (void)engine_space_check(ns->node->engine);
+    }
     parked_retry(ns);
     net_shard_input(ns->net); /* local requests execute here and join the done list */
     if (ns->node->cluster != NULL)

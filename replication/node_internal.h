@@ -87,6 +87,7 @@ struct node_shard {
     uint32_t parked_count;
     struct shard_metrics m;                    /* this shard's counters */
     struct sweep sweep;                        /* TTL expiry and tombstone purge */
+    uint64_t space_checked_ns;                 /* the space guard's last check */
     /* Cluster mode only (peer_enabled): */
     struct peers *peers;                       /* outgoing links to other nodes' shards */
     struct hints *hints;                       /* hints this shard holds for down replicas */

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <wiredtiger.h>
 
@@ -61,6 +62,10 @@ struct engine {
     WT_CONNECTION *conn;
     uint32_t shard_count;
     atomic_uint shards_open; /* engine_shard_open - engine_shard_close, over all threads */
+    char dir[1024];            /* the data directory, for the space guard */
+    /* The space guard (engine_space_check()): set while the data directory's filesystem has
+     * less than the reserve free; every shard's writes read it. */
+    atomic_bool space_low;
 };
 
 /* Owner: shard `idx`, on its own thread. */
@@ -124,6 +129,13 @@ static enum rkv_err engine_err(int wt, const char *what)
     case WT_CACHE_FULL:
         rkv_log(RKV_LOG_WARN, "storage: %s: %s, answering busy", what, wiredtiger_strerror(wt));
         return RKV_BUSY;
+    case WT_PANIC:
+        /* WiredTiger cannot go on in this process ("the process must exit and restart").
+         * A node that stays up answering every request with an error only hides that from
+         * its peers' failure detection; exit, and recovery from the log happens at the next
+         * start. */
+        rkv_log(RKV_LOG_ERROR, "storage: %s: WiredTiger panicked; the node exits and must be restarted", what);
+        abort();
     default:
         rkv_log(RKV_LOG_ERROR, "storage: %s: %s", what, wiredtiger_strerror(wt));
         return RKV_IO;
@@ -347,6 +359,7 @@ enum rkv_err engine_open(const struct engine_config *cfg, struct engine **engine
     if (e == NULL)
         return RKV_INTERNAL;
     e->shard_count = cfg->shard_count;
+    snprintf(e->dir, sizeof e->dir, "%s", cfg->dir);
     atomic_init(&e->shards_open, 0u);
 
     /* log: the write-ahead log. transaction_sync off: a commit only fills the log buffer;
@@ -556,6 +569,37 @@ enum rkv_err engine_read(struct engine_shard *s, uint64_t token, const uint8_t *
     return RKV_OK;
 }
 
+/* The reserve: WiredTiger must never meet a full disk itself. An LSM chunk switch or a
+ * checkpoint that fails with ENOSPC panics the library ("the process must exit and
+ * restart"), so ringkv refuses new writes (RKV_NO_SPACE) while less than this is free and
+ * leaves the rest to WiredTiger's background work: 5 % of the filesystem, at least 16 MiB,
+ * at most 1 GiB. */
+static uint64_t engine_space_reserve(uint64_t fs_bytes)
+{
+    uint64_t r = fs_bytes / 20u;
+    if (r < (16ull << 20))
+        r = 16ull << 20;
+    if (r > (1ull << 30))
+        r = 1ull << 30;
+    return r;
+}
+
+bool engine_space_check(struct engine *e)
+{
+    struct statvfs st;
+    if (statvfs(e->dir, &st) != 0)
+        return atomic_load(&e->space_low); /* unknown: keep the last verdict */
+    uint64_t block = st.f_frsize ? st.f_frsize : st.f_bsize;
+    uint64_t free_bytes = (uint64_t)st.f_bavail * block;
+    uint64_t fs_bytes = (uint64_t)st.f_blocks * block;
+    bool low = free_bytes < engine_space_reserve(fs_bytes);
+    bool was = atomic_exchange(&e->space_low, low);
+    if (low != was)
+        rkv_log(low ? RKV_LOG_ERROR : RKV_LOG_INFO, "storage: %llu MiB free in %s: writes %s",
+                (unsigned long long)(free_bytes >> 20), e->dir, low ? "refused until space is freed" : "accepted again");
+    return low;
+}
+
 #ifdef RKV_FAULT_HOOKS
 bool engine_fault_active(struct engine_shard *s)
 {
@@ -597,6 +641,8 @@ enum rkv_err engine_write(struct engine_shard *s, uint64_t token, const uint8_t 
     engine_shard_release(s);
     if (engine_fault_active(s))
         return RKV_IO;
+    if (atomic_load_explicit(&s->e->space_low, memory_order_relaxed))
+        return RKV_NO_SPACE;
 
     /* record_hdr_encode() asserts the record's invariants before it reaches the disk. */
     record_hdr_encode(s->value_buf, hdr, value_bytes);
@@ -627,6 +673,8 @@ enum rkv_err engine_remove(struct engine_shard *s, uint64_t token, const uint8_t
     engine_shard_release(s);
     if (engine_fault_active(s))
         return RKV_IO;
+    if (atomic_load_explicit(&s->e->space_low, memory_order_relaxed))
+        return RKV_NO_SPACE;
     WT_ITEM k = { .data = s->key_buf, .size = record_key_encode(s->key_buf, token, key, key_bytes) };
     WT_CURSOR *c = s->cursor;
     int wt = 0;
@@ -876,6 +924,8 @@ enum rkv_err engine_table_put(struct engine_table *t, const uint8_t *key, size_t
     RKV_ASSERT(key_bytes <= ENGINE_TABLE_KEY_BYTES_MAX);
     RKV_ASSERT(value != NULL || value_bytes == 0);
     engine_shard_release(t->s);
+    if (atomic_load_explicit(&t->s->e->space_low, memory_order_relaxed))
+        return RKV_NO_SPACE;
 
     WT_ITEM k = { .data = key, .size = key_bytes };
     WT_ITEM v = { .data = value, .size = value_bytes };

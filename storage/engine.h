@@ -198,6 +198,17 @@ enum rkv_err engine_test_write_raw_key(struct engine_shard *s, const uint8_t *st
 typedef void engine_test_key_fn(void *arg, const uint8_t *stored_key, size_t stored_key_bytes);
 enum rkv_err engine_test_scan_keys(struct engine_shard *s, void *arg, engine_test_key_fn *visit);
 
+/* ---- Space guard ----
+ * WiredTiger panics (and must be restarted) when an LSM chunk switch or a checkpoint meets a
+ * full disk. engine_space_check() reads the data directory's free space (statvfs, one
+ * syscall) and, while it is under a reserve (5 % of the filesystem, 16 MiB .. 1 GiB), makes
+ * every data write, remove and extra-table put of every shard fail with RKV_NO_SPACE before
+ * WiredTiger sees it; reads go on. Returns true while space is low. Any thread (the flag is
+ * atomic; the change is logged once); the node has every shard call it every 10 ms of its
+ * turns, so only a disk filled faster than the reserve in that time can still reach
+ * WiredTiger. */
+bool engine_space_check(struct engine *e);
+
 /* ---- Fault hook (builds with -DRKV_FAULT_HOOKS=ON only; issue 7) ----
  * The kernel here cannot fail a disk with EIO or an fsync (docs/testing.md), so test builds
  * can make storage do it: when the environment names a file in RKV_FAULT_FILE and that file
