@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Builds and runs the whole test suite: the Release build (warnings as errors) and the
 # sanitizer build (ASan + UBSan, system allocator), each through ctest (unit, integration,
-# fuzz-replay, arch), then the libFuzzer targets of the frame decoder, the HTTP codec and the
-# peer protocol codec for a bounded time each.
+# fuzz-replay, arch), then the fault-injection suite against the Release build (as root:
+# tests/faults/run.sh, real nodes in a sandbox of network namespaces), then the libFuzzer
+# targets of the frame decoder, the HTTP codec and the peer protocol codec for a bounded
+# time each.
 # Usage: tools/test.sh            (from anywhere; build trees go to ./build-release,
 #                                  ./build-sanitize and ./build-fuzz)
 #        FUZZ_SECONDS=N tools/test.sh        to fuzz the frame decoder longer (default 60)
@@ -35,6 +37,16 @@ run_build() {
 run_build build-release Release
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     run_build build-sanitize Sanitize
+
+# The fault suite needs root (namespaces, a bridge, nft, tmpfs mounts); without it the run
+# fails rather than pass with the suite silently left out.
+echo "== fault-injection suite (Release build)"
+if [ "$(id -u)" -ne 0 ]; then
+    echo "faults: not run: tests/faults/run.sh needs root; run tools/test.sh as root"
+    status=1
+elif ! tests/faults/run.sh --build build-release; then
+    status=1
+fi
 
 echo "== building the fuzz targets"
 CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DRKV_FUZZ=ON \
