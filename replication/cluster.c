@@ -31,8 +31,11 @@ struct cluster_seed {
     struct rkv_addr bin, http;     /* from its HELLO_ACK; http port 0 when off */
     uint32_t shard_count, vnode_count;
     uint32_t node_idx;             /* in the ring's members, once formed */
-    uint64_t last_pong_ms;         /* last answer on the link (HELLO_ACK or PONG) */
-    uint64_t last_ping_ms;
+    /* Last answer on the link (HELLO_ACK or PONG): monotonic ms, and the seed's wall clock
+     * in it. Written by shard 0, read by any shard judging our clock (cluster_clock_check()). */
+    _Atomic uint64_t last_pong_ms;
+    _Atomic uint64_t pong_wall_ms;
+    uint64_t last_ping_ms;         /* monotonic ms */
     uint32_t next_ping_id;
 };
 
@@ -43,6 +46,9 @@ struct cluster {
     uint32_t self_idx;             /* written before the ring is published */
     _Atomic uint8_t up[RKV_NODES_MAX];
     _Atomic uint32_t known;
+    /* Our HLC runs ahead of most of the cluster (cluster_clock_check()): no writes are
+     * coordinated here meanwhile. */
+    _Atomic bool clock_ahead;
     struct node_shard *ns0;        /* shard 0, once started */
     bool closing;
     uint32_t seed_count;
@@ -66,6 +72,56 @@ void cluster_progress(const struct cluster *c, uint32_t *known_out, uint32_t *se
 {
     *known_out = atomic_load_explicit((_Atomic uint32_t *)&c->known, memory_order_relaxed);
     *seeds_out = c->seed_count;
+}
+
+static uint64_t mono_ms(void) { return rkv_mono_ns() / 1000000u; }
+
+/* Our clock is ahead when our HLC's physical part is more than the skew bound ahead of the
+ * estimated clock (its last answer's wall time plus the monotonic time since) of a strict
+ * majority of the seeds that answered within the down-after period. A majority, so that one
+ * node whose clock runs behind (it refuses everybody's stamps) cannot stop the others. */
+static bool clock_ahead_judge(const struct cluster *c)
+{
+    uint64_t mono = mono_ms();
+    /* Our time is the later of the wall clock and the HLC: a wall clock that jumped ahead is
+     * caught before it stamps anything, and an HLC that ran ahead stays caught after the
+     * wall clock is set right. */
+    uint64_t ours = hlc_phys_ms(atomic_load_explicit(&c->clock->last, memory_order_relaxed));
+    uint64_t wall = rkv_wall_ms();
+    if (wall > ours)
+        ours = wall;
+    uint32_t judged = 0, ahead = 0;
+    for (uint32_t i = 0; i < c->seed_count; i++) {
+        const struct cluster_seed *s = &c->seeds[i];
+        uint64_t at = atomic_load_explicit((_Atomic uint64_t *)&s->last_pong_ms, memory_order_relaxed);
+        uint64_t theirs = atomic_load_explicit((_Atomic uint64_t *)&s->pong_wall_ms, memory_order_relaxed);
+        if (at == 0 || theirs == 0 || mono - at > RKV_PEER_DOWN_AFTER_MS)
+            continue;
+        judged++;
+        if (ours > theirs + (mono - at) + c->cfg->max_skew_ms)
+            ahead++;
+    }
+    return judged > 0 && ahead * 2u > judged;
+}
+
+bool cluster_clock_check(struct cluster *c)
+{
+    bool ahead = clock_ahead_judge(c);
+    if (ahead == atomic_load_explicit(&c->clock_ahead, memory_order_relaxed))
+        return ahead; /* no store: the common case touches no shared line for writing */
+    bool was = atomic_exchange(&c->clock_ahead, ahead);
+    if (ahead && !was)
+        rkv_log(RKV_LOG_ERROR, "this node's clock runs more than %u ms ahead of most of the cluster: it coordinates no "
+                               "writes until it is back within the bound",
+                c->cfg->max_skew_ms);
+    else if (!ahead && was)
+        rkv_log(RKV_LOG_INFO, "this node's clock is back within the skew bound: it coordinates writes again");
+    return ahead;
+}
+
+bool cluster_clock_ahead(const struct cluster *c)
+{
+    return atomic_load_explicit((_Atomic bool *)&c->clock_ahead, memory_order_relaxed);
 }
 
 static void addr_from_peer(const struct peer_addr *pa, struct rkv_addr *out)
@@ -185,7 +241,8 @@ static void seed_on_frame(void *ctx, struct peer_link *l, const uint8_t *frame, 
         return; /* counted by nobody yet: a seed that speaks garbage stays unknown */
     uint64_t now = rkv_wall_ms();
     if (f.opcode == PEER_OP_PONG) {
-        s->last_pong_ms = now;
+        atomic_store_explicit(&s->last_pong_ms, mono_ms(), memory_order_relaxed);
+        atomic_store_explicit(&s->pong_wall_ms, hlc_phys_ms(f.ping.hlc_ts), memory_order_relaxed);
         (void)hlc_observe_checked(c->clock, f.ping.hlc_ts, now, c->cfg->max_skew_ms);
         return;
     }
@@ -195,7 +252,8 @@ static void seed_on_frame(void *ctx, struct peer_link *l, const uint8_t *frame, 
     char id[RKV_NODE_ID_BYTES_MAX + 1];
     memcpy(id, h->node_id.data, h->node_id.bytes);
     id[h->node_id.bytes] = '\0';
-    s->last_pong_ms = now;
+    atomic_store_explicit(&s->last_pong_ms, mono_ms(), memory_order_relaxed);
+    atomic_store_explicit(&s->pong_wall_ms, hlc_phys_ms(h->hlc_ts), memory_order_relaxed);
     (void)hlc_observe_checked(c->clock, h->hlc_ts, now, c->cfg->max_skew_ms);
     if (s->known) {
         if (strcmp(id, s->node_id) != 0 || s->shard_count != h->shard_count || s->vnode_count != h->vnode_count)
@@ -270,11 +328,15 @@ void cluster_shard0_tick(struct cluster *c, uint64_t now_ms)
 {
     if (c->closing)
         return;
+    /* Liveness is timed on the monotonic clock (a wall-clock jump must not look like a
+     * silent peer); pings carry the wall clock, which is what peers compare. */
+    uint64_t mono = mono_ms();
+    cluster_clock_check(c);
     for (uint32_t i = 0; i < c->seed_count; i++) {
         struct cluster_seed *s = &c->seeds[i];
         peer_link_tick(s->link);
-        if (now_ms - s->last_ping_ms >= RKV_PEER_PING_MS || s->last_ping_ms == 0) {
-            s->last_ping_ms = now_ms;
+        if (mono - s->last_ping_ms >= RKV_PEER_PING_MS || s->last_ping_ms == 0) {
+            s->last_ping_ms = mono;
             if (!s->link_up && !peer_link_up(s->link)) {
                 /* Not connected: any send starts (or waits out) the connect; what it
                  * carries is dropped when the connect fails. */
@@ -293,7 +355,7 @@ void cluster_shard0_tick(struct cluster *c, uint64_t now_ms)
         }
         const struct ringmap *r = cluster_ring(c);
         if (r != NULL && s->known) {
-            bool up = s->link_up && now_ms - s->last_pong_ms <= RKV_PEER_DOWN_AFTER_MS;
+            bool up = s->link_up && mono - atomic_load_explicit(&s->last_pong_ms, memory_order_relaxed) <= RKV_PEER_DOWN_AFTER_MS;
             uint8_t was = atomic_exchange_explicit(&c->up[s->node_idx], up ? 1 : 0, memory_order_relaxed);
             if (was != (up ? 1 : 0))
                 rkv_log(RKV_LOG_INFO, "node %s is %s", s->node_id, up ? "up" : "down");

@@ -44,6 +44,17 @@ const struct ringmap *cluster_ring(const struct cluster *c);
 uint32_t cluster_self(const struct cluster *c);
 /* The local view of node_idx's liveness; this node is always up. Any shard. */
 bool cluster_up(const struct cluster *c, uint32_t node_idx);
+/* Judges this node's clock, and returns the verdict: it runs ahead when the later of its wall
+ * clock and its HLC is more than --max-skew ahead of the clocks (as their last pings report
+ * them, plus the time since) of a strict majority of the peers heard from lately. The
+ * coordinator judges before it stamps every write (a loop over the seeds, atomics only) and
+ * refuses the write while it runs ahead
+ * (CLOCK_SKEW, 503) rather than leave records stamped in the future on its own replica that
+ * every other replica refuses, and that every later writer of those keys would have to stamp
+ * above. Shard 0 also judges every tick, to log changes. One node running behind cannot stop
+ * the others (it is a minority). Any shard. */
+bool cluster_clock_check(struct cluster *c);
+bool cluster_clock_ahead(const struct cluster *c);
 /* Seeds known / all seeds, for /health. */
 void cluster_progress(const struct cluster *c, uint32_t *known_out, uint32_t *seeds_out);
 

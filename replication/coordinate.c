@@ -462,6 +462,12 @@ static void creq_after_probe(struct node_shard *ns, struct creq *q, const struct
             return;
         }
     }
+    if (cluster_clock_check(cl(ns))) {
+        /* Our stamps would be refused by the other replicas and kept only by ours. */
+        ns->m.cl_skew_refused++;
+        creq_answer(ns, q, RKV_CLOCK_SKEW, a);
+        return;
+    }
     uint64_t now = rkv_wall_ms();
     uint64_t ts;
     enum rkv_err err = kv_stamp(&ns->node->clock, now, coord_ts_floor_after_read(&q->rd), ns->node->cfg.max_skew_ms, &ts);
@@ -508,12 +514,19 @@ static void creq_event(struct node_shard *ns, struct creq *q, uint32_t tag, enum
         struct coord_req *c = &q->wr;
         if (err == RKV_OK) {
             coord_on_ack(c, i, &act);
+        } else if (err == RKV_FENCED && hlc_phys_ms(hdr->timestamp) > rkv_wall_ms() + ns->node->cfg.max_skew_ms) {
+            /* The replica holds a record stamped further ahead than the skew bound (left by a
+             * node whose clock ran ahead): re-stamping above it would carry that clock into
+             * ours. It counts as a failed replica instead. */
+            ns->m.cl_skew_refused++;
+            coord_on_fail(c, i, RKV_CLOCK_SKEW, &act);
         } else if (err == RKV_FENCED) {
             ns->m.cl_fenced++;
             coord_on_fenced(c, i, hdr->timestamp, hdr->version, &ns->node->clock, rkv_wall_ms(), &act);
         } else {
-            if (err == RKV_CLOCK_SKEW)
+            if (err == RKV_CLOCK_SKEW) {
                 ns->m.cl_skew_refused++;
+            }
             coord_on_fail(c, i, err, &act);
         }
         creq_apply(ns, q, true, &act);
