@@ -10,6 +10,7 @@
 #        FUZZ_SECONDS=N tools/test.sh        to fuzz the frame decoder longer (default 60)
 #        HTTP_FUZZ_SECONDS=N tools/test.sh   to fuzz the HTTP codec longer (default 30)
 #        PEER_FUZZ_SECONDS=N tools/test.sh   to fuzz the peer protocol codec longer (default 20)
+#        RECORD_FUZZ_SECONDS=N tools/test.sh to fuzz the stored-record decoder longer (default 20)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/install-deps.sh
@@ -18,6 +19,7 @@ jobs=$(nproc)
 fuzz_seconds=${FUZZ_SECONDS:-60}
 http_fuzz_seconds=${HTTP_FUZZ_SECONDS:-30}
 peer_fuzz_seconds=${PEER_FUZZ_SECONDS:-20}
+record_fuzz_seconds=${RECORD_FUZZ_SECONDS:-20}
 status=0
 
 run_build() {
@@ -51,7 +53,7 @@ fi
 echo "== building the fuzz targets"
 CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DRKV_FUZZ=ON \
     -DCMAKE_C_FLAGS="-fsanitize=fuzzer-no-link,address,undefined" >/dev/null
-cmake --build build-fuzz -j "$jobs" --target proto_bin_fuzz http_fuzz proto_peer_fuzz
+cmake --build build-fuzz -j "$jobs" --target proto_bin_fuzz http_fuzz proto_peer_fuzz record_fuzz
 fuzz_work=$(mktemp -d)
 trap 'rm -rf "$fuzz_work"' EXIT
 
@@ -76,5 +78,6 @@ run_fuzz() {
 run_fuzz proto_bin "$fuzz_seconds" 4096 "the frame decoder"
 run_fuzz http "$http_fuzz_seconds" 16384 "the HTTP codec" -dict=tests/fuzz/http.dict
 run_fuzz proto_peer "$peer_fuzz_seconds" 4096 "the peer protocol codec"
+run_fuzz record "$record_fuzz_seconds" 4096 "stored records read back from disk"
 
 exit $status
