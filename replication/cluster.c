@@ -95,13 +95,19 @@ static bool clock_ahead_judge(const struct cluster *c)
         const struct cluster_seed *s = &c->seeds[i];
         uint64_t at = atomic_load_explicit((_Atomic uint64_t *)&s->last_pong_ms, memory_order_relaxed);
         uint64_t theirs = atomic_load_explicit((_Atomic uint64_t *)&s->pong_wall_ms, memory_order_relaxed);
-        if (at == 0 || theirs == 0 || mono - at > RKV_PEER_DOWN_AFTER_MS)
+        /* Shard 0 may record an answer after this thread read the time: that one is fresh
+         * (age 0), not 2^64 ms old. */
+        uint64_t age = mono > at ? mono - at : 0;
+        if (at == 0 || theirs == 0 || age > RKV_PEER_DOWN_AFTER_MS)
             continue;
         judged++;
-        if (ours > theirs + (mono - at) + c->cfg->max_skew_ms)
+        if (ours > theirs + age + c->cfg->max_skew_ms)
             ahead++;
     }
-    return judged > 0 && ahead * 2u > judged;
+    /* Nobody heard from lately: no new evidence either way, so the last verdict stands. */
+    if (judged == 0)
+        return atomic_load_explicit((_Atomic bool *)&c->clock_ahead, memory_order_relaxed);
+    return ahead * 2u > judged;
 }
 
 bool cluster_clock_check(struct cluster *c)

@@ -144,6 +144,12 @@ static inline void hc_check_request(const uint8_t *buf, size_t frame_bytes, size
             HC_CHECK(req.op.opcode != BIN_OP_PUT || req.op.value == hc_value_buf);
             /* A value is at most a quarter smaller than its base64, which the frame holds. */
             HC_CHECK((size_t)req.op.value_bytes * 4u <= frame_bytes * 3u);
+        } else if (req.route == HTTP_ROUTE_DEBUG_KEY) {
+            /* GET /debug/key/{key}: a GET of the key as far as validation goes. */
+            HC_CHECK(req.op.opcode == BIN_OP_GET);
+            HC_CHECK(req.op.key == req.key_buf);
+            HC_CHECK(req.op.key_bytes >= 1 && req.op.key_bytes <= RKV_KEY_BYTES_MAX);
+            HC_CHECK(req.op.value_bytes == 0);
         } else {
             HC_CHECK(req.route == HTTP_ROUTE_METRICS || req.route == HTTP_ROUTE_HEALTH);
             HC_CHECK(req.op.opcode == BIN_OP_PING);
