@@ -49,6 +49,7 @@ struct cluster {
     /* Our HLC runs ahead of most of the cluster (cluster_clock_check()): no writes are
      * coordinated here meanwhile. */
     _Atomic bool clock_ahead;
+    uint64_t clock_ok_since_ms;    /* shard 0: the judge has said "within" since (0: not) */
     struct node_shard *ns0;        /* shard 0, once started */
     bool closing;
     uint32_t seed_count;
@@ -110,19 +111,43 @@ static bool clock_ahead_judge(const struct cluster *c)
     return ahead * 2u > judged;
 }
 
-bool cluster_clock_check(struct cluster *c)
+/* Setting the flag is immediate (any shard, before any write); clearing it is shard 0's,
+ * once the judge has said "within the bound" on every tick for RKV_PEER_PING_MS: a verdict
+ * that flickers for a moment (a clock read between two offsets, a ping in flight) must not
+ * let one write stamped in the future through. */
+static bool clock_flag_set(struct cluster *c)
 {
-    bool ahead = clock_ahead_judge(c);
-    if (ahead == atomic_load_explicit(&c->clock_ahead, memory_order_relaxed))
-        return ahead; /* no store: the common case touches no shared line for writing */
-    bool was = atomic_exchange(&c->clock_ahead, ahead);
-    if (ahead && !was)
+    if (!atomic_exchange(&c->clock_ahead, true))
         rkv_log(RKV_LOG_ERROR, "this node's clock runs more than %u ms ahead of most of the cluster: it coordinates no "
                                "writes until it is back within the bound",
                 c->cfg->max_skew_ms);
-    else if (!ahead && was)
+    return true;
+}
+
+bool cluster_clock_check(struct cluster *c)
+{
+    if (atomic_load_explicit(&c->clock_ahead, memory_order_relaxed))
+        return true; /* only shard 0's tick clears it */
+    return clock_ahead_judge(c) ? clock_flag_set(c) : false;
+}
+
+/* Shard 0, every tick. */
+static void clock_review(struct cluster *c, uint64_t mono)
+{
+    if (clock_ahead_judge(c)) {
+        c->clock_ok_since_ms = 0;
+        clock_flag_set(c);
+        return;
+    }
+    if (!atomic_load_explicit(&c->clock_ahead, memory_order_relaxed))
+        return;
+    if (c->clock_ok_since_ms == 0) {
+        c->clock_ok_since_ms = mono;
+    } else if (mono - c->clock_ok_since_ms >= RKV_PEER_PING_MS) {
+        c->clock_ok_since_ms = 0;
+        atomic_store(&c->clock_ahead, false);
         rkv_log(RKV_LOG_INFO, "this node's clock is back within the skew bound: it coordinates writes again");
-    return ahead;
+    }
 }
 
 bool cluster_clock_ahead(const struct cluster *c)
@@ -337,7 +362,7 @@ void cluster_shard0_tick(struct cluster *c, uint64_t now_ms)
     /* Liveness is timed on the monotonic clock (a wall-clock jump must not look like a
      * silent peer); pings carry the wall clock, which is what peers compare. */
     uint64_t mono = mono_ms();
-    cluster_clock_check(c);
+    clock_review(c, mono);
     for (uint32_t i = 0; i < c->seed_count; i++) {
         struct cluster_seed *s = &c->seeds[i];
         peer_link_tick(s->link);

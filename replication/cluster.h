@@ -51,8 +51,9 @@ bool cluster_up(const struct cluster *c, uint32_t node_idx);
  * refuses the write while it runs ahead
  * (CLOCK_SKEW, 503) rather than leave records stamped in the future on its own replica that
  * every other replica refuses, and that every later writer of those keys would have to stamp
- * above. Shard 0 also judges every tick, to log changes. One node running behind cannot stop
- * the others (it is a minority). Any shard. */
+ * above. Any shard may set the verdict; only shard 0 clears it, once its judgement every tick
+ * has said "within the bound" for a ping period. One node running behind cannot stop the
+ * others (it is a minority). Any shard. */
 bool cluster_clock_check(struct cluster *c);
 bool cluster_clock_ahead(const struct cluster *c);
 /* Seeds known / all seeds, for /health. */
