@@ -1,51 +1,21 @@
-/* Replays the HTTP codec's fuzz corpus (tests/fuzz/corpus/http) through the same property
- * check as the libFuzzer target, so that CI exercises every seed and every crasher ever
- * found under gcc and the sanitizers. A file that breaks a property aborts the test. */
+/* Replays the fuzz corpus of the HTTP codec (tests/fuzz/corpus/http) through the same property
+ * check as its libFuzzer target (tests/support/corpus.h). */
 #include <criterion/criterion.h>
-#include <dirent.h>
 #include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include <stdint.h>
 
 #include "http_check.h"
+#include "tests/support/corpus.h"
 
-#define CORPUS_DIR RKV_SOURCE_DIR "/tests/fuzz/corpus/http"
-/* Corpus files are small; anything bigger is a mistake worth hearing about. */
-#define CORPUS_FILE_BYTES_MAX (2u * 1024u * 1024u)
+static void check(const uint8_t *data, size_t size) { http_check(data, size); }
 
-static void replay_file(const char *path)
+Test(http_replay, every_corpus_file_keeps_the_properties)
 {
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "cannot open %s", path);
-    uint8_t *buf = malloc(CORPUS_FILE_BYTES_MAX + 1u);
-    cr_assert_not_null(buf);
-    size_t n = fread(buf, 1, CORPUS_FILE_BYTES_MAX + 1u, f);
-    fclose(f);
-    cr_assert_leq(n, CORPUS_FILE_BYTES_MAX, "%s is too big for a corpus file", path);
-    http_check(buf, n);
-    free(buf);
+    size_t files = test_corpus_replay(RKV_SOURCE_DIR "/tests/fuzz/corpus/http", check);
+    cr_assert_geq(files, 12u, "the seed corpus has 12 files or more (found %zu)", files);
 }
 
-Test(http_replay, every_corpus_file_keeps_the_codec_properties)
-{
-    DIR *d = opendir(CORPUS_DIR);
-    cr_assert_not_null(d, "cannot open %s", CORPUS_DIR);
-    size_t files_count = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        char path[4096];
-        snprintf(path, sizeof(path), "%s/%s", CORPUS_DIR, e->d_name);
-        replay_file(path);
-        files_count++;
-    }
-    closedir(d);
-    cr_assert_geq(files_count, 12u, "the seed corpus has a dozen files or more");
-}
-
-Test(http_replay, the_empty_input_keeps_the_codec_properties)
+Test(http_replay, the_empty_input_keeps_the_properties)
 {
     static const uint8_t none[1];
     http_check(none, 0);
