@@ -150,6 +150,14 @@ struct peer_job {
     uint8_t *value_heap;
 };
 
+/* The shard's pools of the objects above (core/pool.h): taken and returned on this shard only;
+ * a replica_msg goes to another shard and back but is returned by its home. */
+struct cg_pools {
+    struct pool creq;     /* RKV_SHARD_REQS_MAX: past it a client request waits (BUSY) */
+    struct pool replica;  /* RF reads, writes or repairs of each */
+    struct pool job;      /* peer requests executed here and waiting for the flush */
+};
+
 static struct cluster *cl(const struct node_shard *ns) { return ns->node->cluster; }
 
 static void creq_after_probe(struct node_shard *ns, struct creq *q, const struct coord_answer *a);
@@ -198,7 +206,7 @@ static void creq_free(struct node_shard *ns, struct creq *q)
     free(q->dbg_hints);
     free(q->dbg_hint_slots);
     free(q->dbg_hint_nodes);
-    free(q);
+    pool_put(&ns->pools->creq, q);
 }
 
 static bool creq_finished(const struct creq *q)
@@ -319,7 +327,7 @@ static enum rkv_err creq_send(struct node_shard *ns, struct creq *q, uint32_t ta
 {
     uint32_t shard = prefs_replica_shard(q->ring, rep);
     if (rep->node_idx == cluster_self(cl(ns))) {
-        struct replica_msg *m = calloc(1, sizeof *m);
+        struct replica_msg *m = pool_get(&ns->pools->replica);
         if (m == NULL)
             return RKV_BUSY;
         m->msg.kind = NODE_MSG_REPLICA;
@@ -677,7 +685,7 @@ static void replica_deliver(struct node_shard *ns, struct replica_msg *m)
     /* Local operations are never cancelled: their outcome always feeds coord. */
     creq_event(ns, q, m->tag, m->err, &m->out_hdr, m->found, m->out_value, m->out_value_bytes);
     free(m->out_value);
-    free(m);
+    pool_put(&ns->pools->replica, m);
     creq_maybe_free(ns, q);
 }
 
@@ -705,8 +713,7 @@ static void job_send(struct node_shard *ns, struct peer_job *j)
     conn_peer_reply(j->conn, head, n, tail > 0 ? j->value_heap : NULL, tail);
     if (tail == 0)
         free(j->value_heap);
-    (void)ns;
-    free(j);
+    pool_put(&ns->pools->job, j);
 }
 
 /* Answers a peer request at once (it wrote nothing, so it need not wait for a flush). */
@@ -729,7 +736,7 @@ static void reply_error(struct conn *c, uint32_t request_id, uint8_t opcode, enu
  * of memory. */
 static struct peer_job *job_new(struct node_shard *ns, struct conn *c, const struct peer_frame *f, bool is_write)
 {
-    struct peer_job *j = calloc(1, sizeof *j);
+    struct peer_job *j = pool_get(&ns->pools->job);
     if (j == NULL) {
         reply_error(c, f->request_id, f->opcode, RKV_BUSY);
         return NULL;
@@ -931,9 +938,9 @@ static void creq_start(struct node_shard *ns, struct creq *q)
 static struct creq *creq_new(struct node_shard *ns, const struct ringmap *ring, struct conn *c, const struct bin_req *req,
                              uint32_t timeout_ms, bool via_peer)
 {
-    struct creq *q = calloc(1, sizeof *q);
+    struct creq *q = pool_get(&ns->pools->creq);
     if (q == NULL)
-        return NULL;
+        return NULL; /* RKV_SHARD_REQS_MAX in flight here: back-pressure */
     q->opcode = req->opcode;
     q->kind = req->opcode == BIN_OP_GET ? CQ_READ : (req->flags & BIN_REQ_F_IF_VERSION) ? CQ_COND : CQ_WRITE;
     q->level = req->consistency;
@@ -951,7 +958,7 @@ static struct creq *creq_new(struct node_shard *ns, const struct ringmap *ring, 
     if (req->opcode == BIN_OP_PUT && req->value_bytes > 0) {
         q->value = malloc(req->value_bytes);
         if (q->value == NULL) {
-            free(q);
+            pool_put(&ns->pools->creq, q);
             return NULL;
         }
         memcpy(q->value, req->value, req->value_bytes);
@@ -1074,8 +1081,6 @@ enum rkv_err cg_client_request(struct node_shard *ns, struct conn *c, const stru
     const struct ringmap *ring = cluster_ring(cl(ns));
     if (ring == NULL)
         return RKV_UNAVAILABLE; /* not formed yet: the seeds have not all answered */
-    if (ns->creq_count >= RKV_SHARD_REQS_MAX)
-        return RKV_BUSY; /* the connection pauses and offers the request again next turn */
     struct creq *q = creq_new(ns, ring, c, req, ns->node->cfg.request_timeout_ms, false);
     if (q == NULL)
         return RKV_BUSY;
@@ -1336,6 +1341,13 @@ enum rkv_err cg_start(struct node_shard *ns)
     ns->replay = replay_new();
     if (ns->replay == NULL)
         return RKV_BUSY;
+    ns->pools = calloc(1, sizeof *ns->pools);
+    if (ns->pools == NULL)
+        return RKV_BUSY;
+    if (!pool_init(&ns->pools->creq, "creq", sizeof(struct creq), RKV_SHARD_REQS_MAX) ||
+        !pool_init(&ns->pools->replica, "replica_msg", sizeof(struct replica_msg), RKV_SHARD_REQS_MAX * RKV_RF_MAX) ||
+        !pool_init(&ns->pools->job, "peer_job", sizeof(struct peer_job), RKV_SHARD_REQS_MAX * RKV_RF_MAX))
+        return RKV_BUSY; /* cg_free() destroys what was made */
     enum rkv_err err = peers_create(ns, &ns->peers);
     if (err == RKV_OK && ns->sh->idx == 0)
         err = cluster_shard0_start(ns->node->cluster, ns);
@@ -1369,6 +1381,15 @@ void cg_free(struct node_shard *ns)
     ns->peers = NULL;
     free(ns->replay);
     ns->replay = NULL;
+    if (ns->pools != NULL) {
+        struct pool *all[] = { &ns->pools->creq, &ns->pools->replica, &ns->pools->job };
+        for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+            if (all[i]->slabs != NULL)
+                pool_destroy(all[i]);
+        }
+        free(ns->pools);
+        ns->pools = NULL;
+    }
 }
 
 /* ---- hinted handoff (storage in storage/hints.h) ---- */

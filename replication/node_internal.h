@@ -71,6 +71,7 @@ struct node_req {
 struct peers;
 struct hints;
 struct creq;
+struct cg_pools;
 
 /* Cluster counters of one shard (rendered by metrics.c through struct shard_metrics). */
 struct node_shard {
@@ -95,6 +96,7 @@ struct node_shard {
     uint32_t creq_count;
     struct creq *cond_head;                    /* conditional puts running here, one per key */
     struct replay *replay;                     /* hint replay state (coordinate.c) */
+    struct cg_pools *pools;                    /* coordinate.c's per-shard object pools */
     uint64_t hint_expire_next_ms;
     uint32_t local_jobs;                       /* peer jobs and replica messages not yet answered */
     bool in_client_request;                    /* inside net_handler.on_request */
